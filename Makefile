@@ -1,0 +1,36 @@
+# The front door. Every target bootstraps .venv on a fresh machine (Python 3.11 + pip only).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint typecheck pytest demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy --strict src
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: venv
+	$(BIN)/python -m tessera.demo
+
+bench: venv
+	$(BIN)/python bench/bench_core.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Canonical base64url (RFC 7515 sec. 2): no padding, no whitespace, no stray bits.
+
+Python's own decoder skips junk and padding; a lenient decoder makes tokens malleable
+(attack catalogue #26, #29), so every decode here is strict.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+__all__ = ["ALPHABET_RE", "b64decode", "b64decode_alphabet_checked", "b64encode", "b64encode_str"]
+
+ALPHABET_RE = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_FROM_STD = bytes.maketrans(b"+/", b"-_")
+# The last character of a segment must leave the unused low bits at zero.
+_LAST_IF_2 = frozenset("AQgw")
+_LAST_IF_3 = frozenset("AEIMQUYcgkosw048")
+
+
+def b64encode(data: bytes) -> bytes:
+    """Encode bytes as unpadded base64url ASCII bytes."""
+    return binascii.b2a_base64(data, newline=False).translate(_FROM_STD).rstrip(b"=")
+
+
+def b64encode_str(data: bytes) -> str:
+    """Encode bytes as an unpadded base64url string."""
+    return b64encode(data).decode("ascii")
+
+
+def b64decode_alphabet_checked(segment: str) -> bytes:
+    """Decode a segment already known to hold only base64url characters.
+
+    Raises:
+        ValueError: impossible length or non-zero unused bits.
+    """
+    rem = len(segment) & 3
+    if rem:
+        if rem == 1:
+            raise ValueError("invalid base64url length")
+        if segment[-1] not in (_LAST_IF_2 if rem == 2 else _LAST_IF_3):
+            raise ValueError("non-canonical base64url")
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STD) + b"==")
+
+
+def b64decode(segment: str | bytes) -> bytes:
+    """Decode canonical unpadded base64url text.
+
+    Raises:
+        ValueError: any character outside the alphabet, padding, bad length or stray bits.
+    """
+    if isinstance(segment, bytes):
+        try:
+            segment = segment.decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError("base64url must be ASCII") from None
+    if not isinstance(segment, str) or ALPHABET_RE.fullmatch(segment) is None:
+        raise ValueError("invalid base64url characters")
+    return b64decode_alphabet_checked(segment)
