@@ -7,16 +7,33 @@ Python's own decoder skips junk and padding; a lenient decoder makes tokens mall
 from __future__ import annotations
 
 import binascii
-import re
 
-__all__ = ["ALPHABET_RE", "b64decode", "b64decode_alphabet_checked", "b64encode", "b64encode_str"]
+__all__ = [
+    "b64decode",
+    "b64decode_alphabet_checked",
+    "b64encode",
+    "b64encode_str",
+    "is_b64url",
+    "is_compact_text",
+]
 
-ALPHABET_RE = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_COMPACT_ALPHABET = _ALPHABET + b"."
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _FROM_STD = bytes.maketrans(b"+/", b"-_")
 # The last character of a segment must leave the unused low bits at zero.
 _LAST_IF_2 = frozenset("AQgw")
 _LAST_IF_3 = frozenset("AEIMQUYcgkosw048")
+
+
+def is_b64url(text: str) -> bool:
+    """True if ``text`` holds only base64url characters (``re`` would cost start-up time)."""
+    return text.isascii() and not text.encode("ascii").translate(None, _ALPHABET)
+
+
+def is_compact_text(text: str) -> bool:
+    """True if ``text`` holds only base64url characters and dots (RFC 8725bis sec. 3.14)."""
+    return text.isascii() and not text.encode("ascii").translate(None, _COMPACT_ALPHABET)
 
 
 def b64encode(data: bytes) -> bytes:
@@ -55,6 +72,6 @@ def b64decode(segment: str | bytes) -> bytes:
             segment = segment.decode("ascii")
         except UnicodeDecodeError:
             raise ValueError("base64url must be ASCII") from None
-    if not isinstance(segment, str) or ALPHABET_RE.fullmatch(segment) is None:
+    if not isinstance(segment, str) or not is_b64url(segment):
         raise ValueError("invalid base64url characters")
     return b64decode_alphabet_checked(segment)

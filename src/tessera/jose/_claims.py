@@ -10,9 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import (
     ClaimError,
@@ -25,6 +23,9 @@ from tessera.errors import (
     MissingClaimError,
     NotYetValidError,
 )
+
+if TYPE_CHECKING:  # datetime costs start-up time; values are duck-typed at run time
+    from datetime import datetime, timedelta
 
 __all__ = ["MAX_LEEWAY", "ClaimRules", "normalize_typ"]
 
@@ -42,7 +43,7 @@ def normalize_typ(value: str) -> str:
 
 
 def _seconds(value: float | int | timedelta, what: str) -> float:
-    if isinstance(value, timedelta):
+    if hasattr(value, "total_seconds"):  # datetime.timedelta
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigurationError(f"{what} must be a finite number of seconds")
@@ -69,18 +70,40 @@ def _is_number(value: Any) -> bool:
     return kind is float and math.isfinite(value)
 
 
-@dataclass(frozen=True, slots=True)
 class ClaimRules:
     """A verifier's checks, resolved once from ``decode``'s arguments."""
 
-    issuers: frozenset[str] | None
-    audiences: frozenset[str] | None
-    subject: str | None
-    typ: str | None
-    leeway: float
-    require: tuple[str, ...]
-    max_age: float | None
-    validators: tuple[tuple[str, Validator], ...]
+    __slots__ = (
+        "audiences",
+        "issuers",
+        "leeway",
+        "max_age",
+        "require",
+        "subject",
+        "typ",
+        "validators",
+    )
+
+    def __init__(
+        self,
+        *,
+        issuers: frozenset[str] | None,
+        audiences: frozenset[str] | None,
+        subject: str | None,
+        typ: str | None,
+        leeway: float,
+        require: tuple[str, ...],
+        max_age: float | None,
+        validators: tuple[tuple[str, Validator], ...],
+    ) -> None:
+        self.issuers = issuers
+        self.audiences = audiences
+        self.subject = subject
+        self.typ = typ
+        self.leeway = leeway
+        self.require = require
+        self.max_age = max_age
+        self.validators = validators
 
     @classmethod
     def build(
@@ -136,7 +159,7 @@ class ClaimRules:
         """
         if now is None:
             current = time.time()
-        elif isinstance(now, datetime):
+        elif hasattr(now, "timestamp"):  # datetime.datetime
             current = now.timestamp()
         else:
             current = _seconds(now, "now")

@@ -6,8 +6,7 @@ so parsed headers are cached by their exact segment text: the hot path skips bas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tessera.errors import AlgorithmNotAllowedError, MalformedTokenError, UnsupportedHeaderError
 from tessera.jose import _json
@@ -33,8 +32,7 @@ MAX_KID_LENGTH = 256
 _CACHE_SIZE = 256
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedHeader:
+class ParsedHeader(NamedTuple):
     """A checked protected header: the dict, its algorithm, kid, and extension flags."""
 
     header: dict[str, Any]

@@ -13,10 +13,8 @@ b'hello'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tessera.errors import (
     AlgorithmNotAllowedError,
@@ -28,7 +26,13 @@ from tessera.errors import (
     UnsupportedHeaderError,
 )
 from tessera.jose import _json
-from tessera.jose._b64 import ALPHABET_RE, b64decode, b64decode_alphabet_checked, b64encode
+from tessera.jose._b64 import (
+    b64decode,
+    b64decode_alphabet_checked,
+    b64encode,
+    is_b64url,
+    is_compact_text,
+)
 from tessera.jose._header import ParsedHeader, check_crit, check_header, parse_protected
 from tessera.jose.jwa import JWS_ALGORITHMS, Algorithm
 from tessera.jose.jwk import Key, KeySet
@@ -43,12 +47,10 @@ __all__ = [
     "verify_json",
 ]
 
-_COMPACT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _UNDERSTOOD = frozenset({"b64"})
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     """Bounds on untrusted input (attack catalogue #34, #35); all are configurable.
 
     ``max_token_size`` is in characters, ``max_json_depth`` counts nested arrays/objects.
@@ -61,7 +63,6 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass(frozen=True, slots=True)
 class VerifiedJWS:
     """The result of a successful verification: what was signed, and by which key.
 
@@ -69,15 +70,27 @@ class VerifiedJWS:
     header and ``unprotected`` its unprotected one (never merged across signatures).
     """
 
-    header: dict[str, Any]
-    payload: bytes
-    key: Key
-    index: int = 0
-    unprotected: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("header", "index", "key", "payload", "unprotected")
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        payload: bytes,
+        key: Key,
+        index: int = 0,
+        unprotected: dict[str, Any] | None = None,
+    ) -> None:
+        self.header = header
+        self.payload = payload
+        self.key = key
+        self.index = index
+        self.unprotected: dict[str, Any] = unprotected if unprotected is not None else {}
+
+    def __repr__(self) -> str:
+        return f"<VerifiedJWS alg={self.header.get('alg')!r} index={self.index} key={self.key!r}>"
 
 
-@dataclass(frozen=True, slots=True)
-class Signer:
+class Signer(NamedTuple):
     """One signature of a JWS JSON serialisation: the key, its alg, and both headers."""
 
     key: Key
@@ -297,11 +310,14 @@ def split_segments(token: str | bytes, limits: Limits) -> tuple[str, str, str, s
         raise MalformedTokenError("token must be a string")
     if len(token) > limits.max_token_size:
         raise MalformedTokenError(f"token exceeds {limits.max_token_size} characters")
-    if _COMPACT_RE.fullmatch(token) is None:
-        if token.count(".") == 4:
+    dots = token.count(".")
+    if dots != 2 or not is_compact_text(token):
+        if dots == 4 and is_compact_text(token):
             raise MalformedTokenError("this is a JWE (5 segments), not a JWS")
         raise MalformedTokenError("a compact JWS is three base64url segments separated by dots")
     h_seg, p_seg, s_seg = token.split(".")
+    if not h_seg:
+        raise MalformedTokenError("the header segment is empty")
     return h_seg, p_seg, s_seg, token
 
 
@@ -350,10 +366,10 @@ def sign_json(
         sign_fn = signer.key._signer(algorithm)
         protected = _protected_header(signer.key, algorithm, signer.protected, b64)
         unprotected = dict(signer.header or {})
+        if "kid" in unprotected and "kid" not in (signer.protected or {}):
+            protected.pop("kid", None)  # the caller chose to send kid unprotected
         if protected.keys() & unprotected.keys():
             raise ConfigurationError("protected and unprotected headers must be disjoint")
-        if "kid" in unprotected and signer.protected is not None and "kid" not in signer.protected:
-            protected.pop("kid", None)
         h_seg = b64encode(_json.dumps(protected))
         entry: dict[str, Any] = {
             "protected": h_seg.decode("ascii"),
@@ -464,7 +480,7 @@ def _verify_entry(
         raise MalformedTokenError("protected and signature must be strings")
     if not isinstance(unprotected, dict):
         raise MalformedTokenError("header must be an object")
-    if ALPHABET_RE.fullmatch(h_seg) is None:
+    if not is_b64url(h_seg):
         raise MalformedTokenError("protected header is not base64url")
     protected: dict[str, Any] = {}
     if h_seg:
@@ -495,7 +511,7 @@ def _verify_entry(
     else:
         assert isinstance(raw_payload, str)
         if parsed.b64:
-            if ALPHABET_RE.fullmatch(raw_payload) is None:
+            if not is_b64url(raw_payload):
                 raise MalformedTokenError("payload is not base64url")
             body = raw_payload.encode("ascii")
         else:

@@ -7,8 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import ConfigurationError, MalformedTokenError, UnsupportedHeaderError
 from tessera.jose import _json
@@ -28,6 +27,9 @@ from tessera.jose.jws import (
     split_compact,
     split_segments,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
 
 __all__ = ["decode", "decode_unverified", "encode"]
 
