@@ -27,7 +27,7 @@ pytest: venv
 test: lint typecheck pytest
 
 demo: venv
-	$(BIN)/python -m tessera.demo
+	$(BIN)/python -m tessera._demo
 
 bench: venv
 	$(BIN)/python bench/bench_core.py

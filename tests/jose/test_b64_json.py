@@ -15,8 +15,19 @@ def test_base64url_round_trips_without_padding(data: bytes) -> None:
 @pytest.mark.parametrize(
     "text",
     ["Zm9v=", "Zm9", "Zm9v\n", "Zm 9v", "Zm+v", "Zm/v", "Z", "Zh", "Zm9=", "Zm9w!", "é"],
-    ids=["padding", "unused3", "newline", "space", "plus", "slash", "len1", "unused2", "pad3",
-         "junk", "non-ascii"],  # fmt: skip
+    ids=[
+        "padding",
+        "unused3",
+        "newline",
+        "space",
+        "plus",
+        "slash",
+        "len1",
+        "unused2",
+        "pad3",
+        "junk",
+        "non-ascii",
+    ],  # fmt: skip
 )
 def test_base64url_rejects_non_canonical_forms(text: str) -> None:
     with pytest.raises(ValueError):
@@ -37,7 +48,9 @@ def test_json_rejects_duplicate_member_names() -> None:
         _json.loads(b'{"x":{"b":1,"b":1}}')
 
 
-@pytest.mark.parametrize("text", [b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}'])
+@pytest.mark.parametrize(
+    "text", [b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}']
+)
 def test_json_rejects_non_finite_numbers(text: bytes) -> None:
     with pytest.raises(ValueError):
         _json.loads(text)

@@ -278,7 +278,9 @@ def test_rejects_b64_and_crit_headers_in_jwt(hs_key: tessera.Key) -> None:
 
 def test_rejects_jwe_given_to_decode(hs_key: tessera.Key) -> None:
     with pytest.raises(tessera.MalformedTokenError, match="JWE"):
-        decode("eyJhbGciOiJkaXIiLCJlbmMiOiJBMTI4R0NNIn0..AAAAAAAAAAAAAAAA.IbPrP_Y.RMjvfEocomI", hs_key)
+        decode(
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMTI4R0NNIn0..AAAAAAAAAAAAAAAA.IbPrP_Y.RMjvfEocomI", hs_key
+        )
 
 
 @pytest.mark.parametrize("payload", [b"[]", b'"x"', b"null", b"1", b"not json"])

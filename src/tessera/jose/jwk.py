@@ -27,6 +27,7 @@ _KEY_MEMBERS = frozenset({"kty", "crv", "x", "y", "d", "n", "e", "p", "q", "dp",
                           "k", "oth"})  # fmt: skip
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
                        "OKP": ("crv", "kty", "x"), "oct": ("k", "kty")}  # fmt: skip
+_PUBLIC_KEY_PREFIXES = (b"-----BEGIN", b"ssh-", b"ecdsa-sha2-")
 MAX_KID_LENGTH = 256
 MAX_JWKS_KEYS = 100
 
@@ -172,6 +173,12 @@ class Key:
         """
         if not isinstance(secret, bytes | bytearray):
             raise InvalidKey("a secret must be bytes (encode text explicitly, and prefer random)")
+        head = bytes(secret[:32]).lstrip()
+        if head.startswith(_PUBLIC_KEY_PREFIXES) or head.startswith(b"{") and b'"kty"' in secret:
+            # Defence in depth for attack catalogue #3-#5: key files are not secrets.
+            raise InvalidKey(
+                "this looks like a PEM, SSH or JWK key, not a secret; load it as a key"
+            )
         return cls(bytes(secret), alg=alg, kid=kid)
 
     @classmethod
@@ -430,8 +437,10 @@ class KeySet:
     def _candidates(self, kid: str | None, algorithm: Algorithm) -> list[Key]:
         """Keys that may verify a token with this ``kid`` and ``alg`` (attack #8)."""
         if kid is not None:
+            # The caller checks the key's binding, so a kid naming a key of another
+            # algorithm is reported as "algorithm not allowed", not "no key".
             key = self._by_kid.get(kid)
-            return [key] if key is not None and key._usable_for(algorithm, "verify") else []
+            return [key] if key is not None else []
         return [
             key
             for key in self._keys
