@@ -27,7 +27,7 @@ def test_base64url_round_trips_without_padding(data: bytes) -> None:
         "pad3",
         "junk",
         "non-ascii",
-    ],  # fmt: skip
+    ],
 )
 def test_base64url_rejects_non_canonical_forms(text: str) -> None:
     with pytest.raises(ValueError):

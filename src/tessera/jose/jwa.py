@@ -7,8 +7,8 @@ and exact signature size, so "RSA public key + HS256" cannot be expressed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 __all__ = [
     "JWE_ALGORITHMS",
@@ -37,8 +37,7 @@ class Family(Enum):
     PBES2 = "PBES2"
 
 
-@dataclass(frozen=True, slots=True)
-class Algorithm:
+class Algorithm(NamedTuple):
     """One registered algorithm and the key it needs.
 
     ``min_key_size`` is bytes for ``oct`` keys and bits for RSA; ``signature_size`` is the
@@ -99,12 +98,9 @@ def _jwe() -> dict[str, Algorithm]:
                 key_size=bits // 8,
             )
         )
-    for bits, hs in ((128, 256), (192, 384), (256, 512)):
-        algs.append(
-            Algorithm(
-                f"PBES2-HS{hs}+A{bits}KW", Family.PBES2, "oct", f"SHA{hs}", key_size=bits // 8
-            )
-        )
+    # PBES2 keys are passwords of any length: key_size stays 0 (the wrap size is in the name).
+    for hs in (256, 384, 512):
+        algs.append(Algorithm(f"PBES2-HS{hs}+A{hs // 2}KW", Family.PBES2, "oct", f"SHA{hs}"))
     algs.append(
         Algorithm(
             "ECDH-ES",

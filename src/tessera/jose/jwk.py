@@ -174,7 +174,7 @@ class Key:
         if not isinstance(secret, bytes | bytearray):
             raise InvalidKey("a secret must be bytes (encode text explicitly, and prefer random)")
         head = bytes(secret[:32]).lstrip()
-        if head.startswith(_PUBLIC_KEY_PREFIXES) or head.startswith(b"{") and b'"kty"' in secret:
+        if head.startswith(_PUBLIC_KEY_PREFIXES) or (head.startswith(b"{") and b'"kty"' in secret):
             # Defence in depth for attack catalogue #3-#5: key files are not secrets.
             raise InvalidKey(
                 "this looks like a PEM, SSH or JWK key, not a secret; load it as a key"
