@@ -37,6 +37,16 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _decode(text: str) -> Any:
+    # raw_decode skips decode()'s two whitespace scans; surrounding whitespace is rare but
+    # legal, so the full decoder handles whatever raw_decode does not consume.
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except json.JSONDecodeError:
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)
+
+
 def _depth(text: str) -> int:
     """Maximum nesting depth of a JSON text, skipping string contents."""
     depth = deepest = 0
@@ -85,7 +95,7 @@ def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
         raise ValueError("JSON nesting too deep")
     try:
-        value = _DECODER.decode(text)
+        value = _decode(text)
     except RecursionError:
         raise ValueError("JSON nesting too deep") from None
     if "\\u" in text:

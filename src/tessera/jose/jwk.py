@@ -23,6 +23,7 @@ __all__ = ["Key", "KeySet"]
 _SIG_OPS = frozenset({"sign", "verify"})
 _ENC_OPS = frozenset({"encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"})
 _PRIVATE_OPS = frozenset({"sign", "decrypt", "unwrapKey", "deriveKey", "deriveBits"})
+_PUBLIC_COUNTERPART = {"sign": "verify", "decrypt": "encrypt", "unwrapKey": "wrapKey"}
 _KEY_MEMBERS = frozenset({"kty", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi",
                           "k", "oth"})  # fmt: skip
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
@@ -45,8 +46,8 @@ def _load_json(data: Mapping[str, Any] | str | bytes, what: str) -> dict[str, An
     if isinstance(data, str | bytes):
         from tessera.jose import _json
 
-        raw = data.encode("utf-8") if isinstance(data, str) else data
         try:
+            raw = data.encode("utf-8") if isinstance(data, str) else data
             value = _json.loads(raw)
         except (ValueError, UnicodeError):
             raise InvalidKey(f"{what} is not valid JSON") from None
@@ -73,6 +74,7 @@ class Key:
 
     __slots__ = (
         "_algorithm",
+        "_bound_pairs",
         "_header_segments",
         "_is_private",
         "_material",
@@ -103,6 +105,7 @@ class Key:
         self._signers: dict[str, Signer] = {}
         self._verifiers: dict[str, Verifier] = {}
         self._header_segments: dict[tuple[str, str | None], bytes] = {}
+        self._bound_pairs: list[tuple[Key, Verifier]] | None = None
         if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
             raise InvalidKey(f"kid must be a string of at most {MAX_KID_LENGTH} characters")
         self.kid: str | None = kid
@@ -196,6 +199,11 @@ class Key:
         kty = data.get("kty")
         if not isinstance(kty, str):
             raise InvalidKey("JWK needs a string kty")
+        for member in ("alg", "kid", "use", "key_ops"):
+            if member in data and data[member] is None:
+                raise InvalidKey(f"JWK member {member!r} must not be null")
+        if "key_ops" in data and not isinstance(data["key_ops"], list):
+            raise InvalidKey("key_ops must be an array of strings")
         jwk_alg = data.get("alg")
         if jwk_alg is not None and alg is not None and jwk_alg != alg:
             raise InvalidKey(f"the JWK is bound to {jwk_alg!r}, not {alg!r}")
@@ -258,8 +266,8 @@ class Key:
         if self.use is not None:
             out["use"] = self.use
         if self.key_ops is not None:
-            ops = self.key_ops if private else self.key_ops - _PRIVATE_OPS
-            out["key_ops"] = sorted(ops)
+            ops = self.key_ops if private or not self._is_private else self.public().key_ops
+            out["key_ops"] = sorted(ops or ())
         return out
 
     def to_pem(self, private: bool = False, password: bytes | None = None) -> bytes:
@@ -274,7 +282,12 @@ class Key:
         """
         if self.kty == "oct":
             raise InvalidKey("a symmetric key has no public half")
-        ops = None if self.key_ops is None else self.key_ops - _PRIVATE_OPS
+        ops = None
+        if self.key_ops is not None:
+            # The public half does what the private half's operations are checked with.
+            ops = (self.key_ops - _PRIVATE_OPS) | {
+                public for private, public in _PUBLIC_COUNTERPART.items() if private in self.key_ops
+            }
         return Key(
             _crypto().public_of(self._material),
             alg=self.alg,

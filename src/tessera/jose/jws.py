@@ -130,6 +130,8 @@ def resolve_verifier(
     """
     if allowed is not None and algorithm.name not in allowed:
         raise AlgorithmNotAllowedError(f"algorithm {algorithm.name} is not allowed")
+    if type(key) is Key and key._algorithm is algorithm and key._bound_pairs is not None:
+        return key._bound_pairs  # this key passed every check below for its own algorithm
     if isinstance(key, Key):
         keys = [key]
     elif isinstance(key, KeySet):
@@ -162,6 +164,8 @@ def resolve_verifier(
             raise AlgorithmNotAllowedError(
                 f"algorithm {algorithm.name} does not fit the key"
             ) from None
+        if bound is algorithm and candidate._bound_pairs is None:
+            candidate._bound_pairs = [(candidate, pairs[-1][1])]
     return pairs
 
 
@@ -301,21 +305,22 @@ def split_segments(token: str | bytes, limits: Limits) -> tuple[str, str, str, s
     Raises:
         MalformedTokenError: too large, other characters, not exactly three segments.
     """
-    if isinstance(token, bytes | bytearray):
-        try:
-            token = bytes(token).decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedTokenError("token must be ASCII") from None
-    if not isinstance(token, str):
-        raise MalformedTokenError("token must be a string")
+    if type(token) is not str:
+        if isinstance(token, bytes | bytearray):
+            try:
+                token = bytes(token).decode("ascii")
+            except UnicodeDecodeError:
+                raise MalformedTokenError("token must be ASCII") from None
+        elif not isinstance(token, str):
+            raise MalformedTokenError("token must be a string")
     if len(token) > limits.max_token_size:
         raise MalformedTokenError(f"token exceeds {limits.max_token_size} characters")
-    dots = token.count(".")
-    if dots != 2 or not is_compact_text(token):
-        if dots == 4 and is_compact_text(token):
+    parts = token.split(".")
+    if len(parts) != 3 or not is_compact_text(token):
+        if len(parts) == 5 and is_compact_text(token):
             raise MalformedTokenError("this is a JWE (5 segments), not a JWS")
         raise MalformedTokenError("a compact JWS is three base64url segments separated by dots")
-    h_seg, p_seg, s_seg = token.split(".")
+    h_seg, p_seg, s_seg = parts
     if not h_seg:
         raise MalformedTokenError("the header segment is empty")
     return h_seg, p_seg, s_seg, token

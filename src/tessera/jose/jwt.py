@@ -34,6 +34,42 @@ if TYPE_CHECKING:
 __all__ = ["decode", "decode_unverified", "encode"]
 
 _NUMERIC = ("exp", "nbf", "iat")
+_RULES_CACHE_SIZE = 64
+_rules_cache: dict[tuple[Any, ...], ClaimRules] = {}
+
+
+def _rules(
+    issuer: str | Iterable[str] | None,
+    audience: str | Iterable[str] | None,
+    subject: str | None,
+    typ: str | None,
+    leeway: float | int | timedelta,
+    require: Collection[str],
+    max_age: float | int | timedelta | None,
+    validators: Mapping[str, Validator] | None,
+) -> ClaimRules:
+    """Resolve decode's claim arguments, cached: verifiers repeat them on every request."""
+    args = (issuer, audience, subject, typ, leeway, type(leeway), require, max_age, validators)
+    try:
+        rules = _rules_cache.get(args)
+    except TypeError:  # unhashable arguments (lists, dicts) are resolved every time
+        rules, args = None, ()
+    if rules is None:
+        rules = ClaimRules.build(
+            issuer=issuer,
+            audience=audience,
+            subject=subject,
+            typ=typ,
+            leeway=leeway,
+            require=require,
+            max_age=max_age,
+            validators=validators,
+        )
+        if args:
+            if len(_rules_cache) >= _RULES_CACHE_SIZE:
+                _rules_cache.clear()
+            _rules_cache[args] = rules
+    return rules
 
 
 def _check_outgoing(claims: Mapping[str, Any]) -> None:
@@ -128,17 +164,9 @@ def decode(
         InvalidToken: a subclass naming the reason (see :mod:`tessera.errors`).
         ConfigurationError: unsafe or contradictory arguments.
     """
-    rules = ClaimRules.build(
-        issuer=issuer,
-        audience=audience,
-        subject=subject,
-        typ=typ,
-        leeway=leeway,
-        require=require,
-        max_age=max_age,
-        validators=validators,
-    )
-    return _decode(token, key, _allowed(algorithms), rules, now, limits)
+    rules = _rules(issuer, audience, subject, typ, leeway, require, max_age, validators)
+    allowed = None if algorithms is None else _allowed(algorithms)
+    return _decode(token, key, allowed, rules, now, limits)
 
 
 def _decode(
