@@ -197,18 +197,24 @@ class ClaimRules:
                 raise ClaimError(f"the {name!r} claim failed validation", name)
 
     def _check_identity(self, claims: dict[str, Any]) -> None:
-        iss = claims.get("iss")
-        if iss is not None and not isinstance(iss, str):
-            raise InvalidIssuerError("iss must be a string", "iss")
-        if self.issuers is not None and iss not in self.issuers:
-            raise InvalidIssuerError("the token was issued by an unexpected issuer", "iss")
-        sub = claims.get("sub")
-        if sub is not None and not isinstance(sub, str):
-            raise InvalidSubjectError("sub must be a string", "sub")
-        if self.subject is not None and sub != self.subject:
-            raise InvalidSubjectError("the token has an unexpected subject", "sub")
-        jti = claims.get("jti")
-        if jti is not None and not isinstance(jti, str):
+        # Presence, not truthiness: "iss": null is a wrong type, never "absent" (#36).
+        if "iss" in claims:
+            iss = claims["iss"]
+            if not isinstance(iss, str):
+                raise InvalidIssuerError("iss must be a string", "iss")
+            if self.issuers is not None and iss not in self.issuers:
+                raise InvalidIssuerError("the token was issued by an unexpected issuer", "iss")
+        elif self.issuers is not None:
+            raise InvalidIssuerError("the token has no issuer", "iss")
+        if "sub" in claims:
+            sub = claims["sub"]
+            if not isinstance(sub, str):
+                raise InvalidSubjectError("sub must be a string", "sub")
+            if self.subject is not None and sub != self.subject:
+                raise InvalidSubjectError("the token has an unexpected subject", "sub")
+        elif self.subject is not None:
+            raise InvalidSubjectError("the token has no subject", "sub")
+        if "jti" in claims and not isinstance(claims["jti"], str):
             raise ClaimError("jti must be a string", "jti")
         if "aud" in claims:
             aud = claims["aud"]

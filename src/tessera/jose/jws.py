@@ -20,6 +20,7 @@ from tessera.errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
     InvalidKey,
+    InvalidToken,
     KeyNotFoundError,
     MalformedTokenError,
     SignatureError,
@@ -27,13 +28,18 @@ from tessera.errors import (
 )
 from tessera.jose import _json
 from tessera.jose._b64 import (
-    b64decode,
     b64decode_alphabet_checked,
     b64encode,
     is_b64url,
     is_compact_text,
 )
-from tessera.jose._header import ParsedHeader, check_crit, check_header, parse_protected
+from tessera.jose._header import (
+    ParsedHeader,
+    check_crit,
+    check_header,
+    decode_segment,
+    parse_protected,
+)
 from tessera.jose.jwa import JWS_ALGORITHMS, Algorithm
 from tessera.jose.jwk import Key, KeySet
 
@@ -447,35 +453,44 @@ def verify_json(
             raise MalformedTokenError("a detached JWS must not carry a payload")
     elif not isinstance(raw_payload, str):
         raise MalformedTokenError("payload must be a string")
-    first_error: Exception | None = None
+    parsed_entries = [_parse_entry(entry, allow_unprotected_alg, limits) for entry in entries]
+    if len({entry[2].b64 for entry in parsed_entries}) > 1:
+        # RFC 7797 sec. 3: one payload member must mean the same bytes for every signature.
+        raise MalformedTokenError("all signatures must use the same b64 value")
+    first_error: InvalidToken | None = None
     result: VerifiedJWS | None = None
-    for index, entry in enumerate(entries):
+    for index, (protected, unprotected, parsed, h_seg, s_seg) in enumerate(parsed_entries):
         try:
-            verified = _verify_entry(
-                entry, raw_payload, detached_payload, key, allowed, allow_unprotected_alg, limits
-            )
+            pairs = resolve_verifier(key, parsed.algorithm, parsed.kid, allowed)
+            if detached_payload is not None:
+                payload = bytes(detached_payload)
+                body = b64encode(payload) if parsed.b64 else payload
+            elif parsed.b64:
+                if not isinstance(raw_payload, str) or not is_b64url(raw_payload):
+                    raise MalformedTokenError("payload is not base64url")
+                body = raw_payload.encode("ascii")
+                payload = _payload(raw_payload)
+            else:
+                body = payload = str(raw_payload).encode("utf-8")
+            used = _check(pairs, h_seg.encode("ascii") + b"." + body, _signature(s_seg))
         except (SignatureError, KeyNotFoundError, AlgorithmNotAllowedError) as exc:
             if require_all:
                 raise
             first_error = first_error or exc
             continue
         if result is None:
-            result = VerifiedJWS(verified[0], verified[1], verified[2], index, verified[3])
+            result = VerifiedJWS(protected, payload, used, index, unprotected)
     if result is None:
-        assert first_error is not None
+        if first_error is None:  # unreachable: every entry either verified or failed
+            raise SignatureError("signature verification failed")
         raise first_error
     return result
 
 
-def _verify_entry(
-    entry: Any,
-    raw_payload: Any,
-    detached_payload: bytes | None,
-    key: Key | KeySet,
-    allowed: frozenset[str] | None,
-    allow_unprotected_alg: bool,
-    limits: Limits,
-) -> tuple[dict[str, Any], bytes, Key, dict[str, Any]]:
+def _parse_entry(
+    entry: Any, allow_unprotected_alg: bool, limits: Limits
+) -> tuple[dict[str, Any], dict[str, Any], ParsedHeader, str, str]:
+    """Check one signature object's headers (RFC 7515 sec. 7.2.1) before any crypto."""
     if not isinstance(entry, dict):
         raise MalformedTokenError("each signature must be an object")
     h_seg = entry.get("protected", "")
@@ -485,16 +500,9 @@ def _verify_entry(
         raise MalformedTokenError("protected and signature must be strings")
     if not isinstance(unprotected, dict):
         raise MalformedTokenError("header must be an object")
-    if not is_b64url(h_seg):
-        raise MalformedTokenError("protected header is not base64url")
-    protected: dict[str, Any] = {}
-    if h_seg:
-        try:
-            protected = _json.loads(b64decode_alphabet_checked(h_seg), limits.max_json_depth)
-        except ValueError:
-            raise MalformedTokenError("protected header is not valid JSON") from None
-        if not isinstance(protected, dict):
-            raise MalformedTokenError("protected header must be an object")
+    if not is_b64url(h_seg) or not is_b64url(s_seg):
+        raise MalformedTokenError("protected header and signature must be base64url")
+    protected: dict[str, Any] = decode_segment(h_seg, limits.max_json_depth) if h_seg else {}
     if protected.keys() & unprotected.keys():
         raise MalformedTokenError("protected and unprotected headers must be disjoint")
     for name in ("crit", "b64"):
@@ -502,30 +510,6 @@ def _verify_entry(
             raise UnsupportedHeaderError(f"{name} must be in the protected header")
     if "alg" in unprotected and not allow_unprotected_alg:
         raise UnsupportedHeaderError("alg must be in the protected header")
-    merged = {**protected, **unprotected}
-    parsed = check_header(merged)
+    parsed = check_header({**protected, **unprotected})
     check_crit(protected, _UNDERSTOOD)
-    pairs = resolve_verifier(key, parsed.algorithm, parsed.kid, allowed)
-    try:
-        signature = b64decode(s_seg)
-    except ValueError:
-        raise MalformedTokenError("signature is not canonical base64url") from None
-    if detached_payload is not None:
-        payload = bytes(detached_payload)
-        body = b64encode(payload) if parsed.b64 else payload
-    else:
-        assert isinstance(raw_payload, str)
-        if parsed.b64:
-            if not is_b64url(raw_payload):
-                raise MalformedTokenError("payload is not base64url")
-            body = raw_payload.encode("ascii")
-        else:
-            body = raw_payload.encode("utf-8")
-        payload = b""
-    used = _check(pairs, h_seg.encode("ascii") + b"." + body, signature)
-    if detached_payload is None:
-        try:
-            payload = b64decode_alphabet_checked(raw_payload) if parsed.b64 else body
-        except ValueError:
-            raise MalformedTokenError("payload is not canonical base64url") from None
-    return protected, payload, used, dict(unprotected)
+    return protected, dict(unprotected), parsed, h_seg, s_seg

@@ -49,7 +49,9 @@ def _rules(
     validators: Mapping[str, Validator] | None,
 ) -> ClaimRules:
     """Resolve decode's claim arguments, cached: verifiers repeat them on every request."""
-    args = (issuer, audience, subject, typ, leeway, type(leeway), require, max_age, validators)
+    args: tuple[Any, ...] = (
+        *(issuer, audience, subject, typ, leeway, type(leeway), require, max_age, validators),
+    )
     try:
         rules = _rules_cache.get(args)
     except TypeError:  # unhashable arguments (lists, dicts) are resolved every time
