@@ -34,6 +34,7 @@ def test_top_level_exports_are_pinned() -> None:
         "decode",
         "decode_unverified",
         "encode",
+        "jwe",
         "jws",
     ]
 

@@ -27,7 +27,7 @@ from tessera.errors import (
     TesseraError,
     UnsupportedHeaderError,
 )
-from tessera.jose import jws
+from tessera.jose import jwe, jws
 from tessera.jose.jwk import Key, KeySet
 from tessera.jose.jws import Limits
 from tessera.jose.jwt import decode, decode_unverified, encode
@@ -60,5 +60,6 @@ __all__ = [
     "decode",
     "decode_unverified",
     "encode",
+    "jwe",
     "jws",
 ]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 __all__ = [
     "JWE_ALGORITHMS",
+    "JWE_CEK_SIZES",
     "JWE_ENCRYPTIONS",
     "JWS_ALGORITHMS",
     "Algorithm",
@@ -124,6 +125,17 @@ JWE_ENCRYPTIONS: frozenset[str] = frozenset(
     {"A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"}
 )
 """Every JWE content-encryption ``enc`` Tessera knows."""
+
+
+JWE_CEK_SIZES: dict[str, int] = {
+    "A128GCM": 16,
+    "A192GCM": 24,
+    "A256GCM": 32,
+    "A128CBC-HS256": 32,
+    "A192CBC-HS384": 48,
+    "A256CBC-HS512": 64,
+}
+"""Content-encryption key size in bytes for each ``enc`` (RFC 7518 sec. 5)."""
 
 
 def jws_algorithm(name: str) -> Algorithm:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tessera.errors import InvalidKey
 from tessera.jose._b64 import b64encode_str
-from tessera.jose.jwa import JWE_ALGORITHMS, JWS_ALGORITHMS, Algorithm, Family
+from tessera.jose.jwa import JWE_ALGORITHMS, JWE_CEK_SIZES, JWS_ALGORITHMS, Algorithm, Family
 
 if TYPE_CHECKING:
     from tessera.jose._crypto import Material, Signer, Verifier
@@ -75,6 +75,7 @@ class Key:
     __slots__ = (
         "_algorithm",
         "_bound_pairs",
+        "_enc",
         "_header_segments",
         "_is_private",
         "_material",
@@ -122,6 +123,12 @@ class Key:
                 raise InvalidKey("use and key_ops disagree")
         self.key_ops: frozenset[str] | None = ops
         self._algorithm: Algorithm | None = None
+        self._enc: str | None = None
+        if alg in JWE_CEK_SIZES:
+            # A content-encryption key (RFC 7520 sec. 3.6): used directly, as with "dir".
+            if kty != "oct" or len(material) != JWE_CEK_SIZES[alg]:  # type: ignore[arg-type]
+                raise InvalidKey(f"{alg} keys are {JWE_CEK_SIZES[alg]}-byte symmetric keys")
+            self._enc, alg = alg, "dir"
         if kty == "oct" and not material:
             raise InvalidKey("a symmetric key cannot be empty")
         if kty == "RSA":
@@ -156,15 +163,18 @@ class Key:
         >>> key.alg, key.kty
         ('ES256', 'EC')
         """
+        import secrets
+
         algorithm = _resolve(alg)
         if algorithm.kty == "oct" and size is not None:
-            import secrets
-
             material: Material = secrets.token_bytes(size)
         else:
             material = _crypto().generate(algorithm, rsa_size=size or 2048, crv=crv)
         key = cls(material, alg=algorithm.name)
-        key.kid = kid if kid is not None else key.thumbprint()
+        if kid is None:
+            # A thumbprint of a secret key would publish a hash of the secret: use a random kid.
+            kid = secrets.token_urlsafe(16) if key.kty == "oct" else key.thumbprint()
+        key.kid = kid
         return key
 
     @classmethod
@@ -240,6 +250,8 @@ class Key:
     @property
     def alg(self) -> str | None:
         """The algorithm this key is bound to, or None when unbound."""
+        if self._enc is not None:
+            return self._enc
         return self._algorithm.name if self._algorithm is not None else None
 
     @property
