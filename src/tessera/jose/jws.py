@@ -321,7 +321,7 @@ def split_segments(token: str | bytes, limits: Limits) -> tuple[str, str, str, s
             raise MalformedTokenError("token must be a string")
     if len(token) > limits.max_token_size:
         raise MalformedTokenError(f"token exceeds {limits.max_token_size} characters")
-    parts = token.split(".")
+    parts = token.split(".", 5)  # bounded: a token of a million dots splits in O(1) pieces
     if len(parts) != 3 or not is_compact_text(token):
         if len(parts) == 5 and is_compact_text(token):
             raise MalformedTokenError("this is a JWE (5 segments), not a JWS")
