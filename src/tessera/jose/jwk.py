@@ -124,6 +124,8 @@ class Key:
         self.key_ops: frozenset[str] | None = ops
         self._algorithm: Algorithm | None = None
         self._enc: str | None = None
+        if alg is not None and not isinstance(alg, str):
+            raise InvalidKey("alg must be a string")
         if alg in JWE_CEK_SIZES:
             # A content-encryption key (RFC 7520 sec. 3.6): used directly, as with "dir".
             if kty != "oct" or len(material) != JWE_CEK_SIZES[alg]:  # type: ignore[arg-type]
@@ -178,7 +180,9 @@ class Key:
         return key
 
     @classmethod
-    def from_secret(cls, secret: bytes, alg: str = "HS256", *, kid: str | None = None) -> Key:
+    def from_secret(
+        cls, secret: bytes | bytearray, alg: str = "HS256", *, kid: str | None = None
+    ) -> Key:
         """An HMAC (or AES) key from secret bytes. Strings are refused: a secret is bytes.
 
         Raises:
