@@ -7,6 +7,9 @@
 'alice'
 """
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 from tessera.errors import (
     AlgorithmNotAllowedError,
     ClaimError,
@@ -27,12 +30,24 @@ from tessera.errors import (
     TesseraError,
     UnsupportedHeaderError,
 )
-from tessera.jose import jwe, jws
+from tessera.jose import jws
 from tessera.jose.jwk import Key, KeySet
 from tessera.jose.jws import Limits
 from tessera.jose.jwt import decode, decode_unverified, encode
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from tessera.jose import jwe
+
+
+def __getattr__(name: str) -> ModuleType:
+    # JWE is loaded on first use: most programs never need it, and start-up time matters.
+    if name == "jwe":
+        from tessera.jose import jwe
+
+        return jwe
+    raise AttributeError(f"module 'tessera' has no attribute {name!r}")
 
 __all__ = [
     "AlgorithmNotAllowedError",
