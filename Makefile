@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo bench clean
+.PHONY: venv browser test lint typecheck pytest demo bench clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy --strict src
 
-pytest: venv
+browser:
+	sh scripts/install-browser.sh
+
+pytest: venv browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

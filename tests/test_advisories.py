@@ -908,6 +908,11 @@ def test_27_mac_timing_hmac_verify_path_is_constant_time(monkeypatch: pytest.Mon
             calls.append("finalize")
             return self._mac.finalize()
 
+        def copy(self) -> SpyHMAC:
+            clone = SpyHMAC.__new__(SpyHMAC)
+            clone._mac = self._mac.copy()
+            return clone
+
     monkeypatch.setattr(crypto_hmac, "HMAC", SpyHMAC)
     fresh = Key.from_jwk(JWKS["hmac"])  # verifiers are cached per key: build one under the spy
     token = forge({"alg": "HS256"}, claims(), hs256(HMAC_SECRET))

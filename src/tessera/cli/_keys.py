@@ -269,7 +269,9 @@ def run_set(args: argparse.Namespace, out: Output) -> int:
         for key in [loaded] if isinstance(loaded, Key) else list(loaded):
             if key.kid is None:
                 # A secret's thumbprint would publish a hash of the secret: use a random id.
-                key.kid = secrets.token_urlsafe(16) if key.kty == "oct" else key.thumbprint()
+                key = key.with_kid(
+                    secrets.token_urlsafe(16) if key.kty == "oct" else key.thumbprint()
+                )
             if not args.private and key.kty != "oct" and key.is_private:
                 key = key.public()
             keys.append(key)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 __all__ = ["Output", "use_color"]
 

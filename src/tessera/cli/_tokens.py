@@ -6,8 +6,6 @@ Every token is produced and parsed by :func:`tessera.encode`, :func:`tessera.dec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from tessera.cli._common import (
     add_key_source,
     add_now,
@@ -18,8 +16,10 @@ from tessera.cli._common import (
 )
 from tessera.cli._errors import Rejected, UsageError
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from tessera import InvalidToken
     from tessera.cli._output import Output

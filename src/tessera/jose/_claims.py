@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from tessera.errors import (
     ClaimError,
@@ -24,14 +23,17 @@ from tessera.errors import (
     NotYetValidError,
 )
 
-if TYPE_CHECKING:  # datetime costs start-up time; values are duck-typed at run time
+TYPE_CHECKING = False  # typing and datetime cost start-up time; values are duck-typed
+if TYPE_CHECKING:
     from datetime import datetime, timedelta
+    from typing import Any
+
+    Validator = Callable[[Any], bool]
 
 __all__ = ["MAX_LEEWAY", "ClaimRules", "normalize_typ"]
 
 MAX_LEEWAY = 300.0
 _INT_BOUND = 2**62
-Validator = Callable[[Any], bool]
 
 
 def normalize_typ(value: str) -> str:

@@ -6,12 +6,15 @@ so parsed headers are cached by their exact segment text: the hot path skips bas
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from tessera.errors import AlgorithmNotAllowedError, MalformedTokenError, UnsupportedHeaderError
 from tessera.jose import _json
-from tessera.jose._b64 import b64decode_alphabet_checked
+from tessera.jose._compact import decode_segment
 from tessera.jose.jwa import JWS_ALGORITHMS, Algorithm
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = [
     "REGISTERED",
@@ -27,19 +30,28 @@ REGISTERED = frozenset({
     "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
     "enc", "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c",
 })  # fmt: skip
-MAX_HEADER_SEGMENT = 8192
 MAX_KID_LENGTH = 256
 _CACHE_SIZE = 256
 
 
-class ParsedHeader(NamedTuple):
+class ParsedHeader:
     """A checked protected header: the dict, its algorithm, kid, and extension flags."""
 
-    header: dict[str, Any]
-    algorithm: Algorithm
-    kid: str | None
-    b64: bool
-    extended: bool  # has crit or b64: JWTs refuse both
+    __slots__ = ("algorithm", "b64", "extended", "header", "kid")
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        algorithm: Algorithm,
+        kid: str | None,
+        b64: bool,
+        extended: bool,
+    ) -> None:
+        self.header = header
+        self.algorithm = algorithm
+        self.kid = kid
+        self.b64 = b64
+        self.extended = extended  # has crit or b64: JWTs refuse both
 
 
 _cache: dict[str, ParsedHeader] = {}
@@ -90,23 +102,6 @@ def check_header(header: dict[str, Any]) -> ParsedHeader:
         # RFC 7797 sec. 6: b64 without crit would be silently misread by other verifiers.
         raise UnsupportedHeaderError("b64 must be listed in crit")
     return ParsedHeader(header, algorithm, kid, b64, "crit" in header or "b64" in header)
-
-
-def decode_segment(segment: str, max_depth: int = _json.DEFAULT_MAX_DEPTH) -> dict[str, Any]:
-    """Decode a header segment (base64url text) into a JSON object, checking nothing else.
-
-    Raises:
-        MalformedTokenError: too large, not canonical base64url, not UTF-8 JSON, not an object.
-    """
-    if len(segment) > MAX_HEADER_SEGMENT:
-        raise MalformedTokenError("header too large")
-    try:
-        header = _json.loads(b64decode_alphabet_checked(segment), max_depth)
-    except ValueError:
-        raise MalformedTokenError("header is not base64url-encoded UTF-8 JSON") from None
-    if not isinstance(header, dict):
-        raise MalformedTokenError("header must be a JSON object")
-    return header
 
 
 def parse_protected(segment: str, max_depth: int = _json.DEFAULT_MAX_DEPTH) -> ParsedHeader:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DEFAULT_MAX_DEPTH", "dumps", "loads"]
 
@@ -35,6 +38,23 @@ def _float(text: str) -> float:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# JSONEncoder.encode builds a C encoder on every call; build it once. No markers dict: a shared
+# one is not cleared after an error, and a cycle then ends in RecursionError, handled below.
+_C_ENCODE = (
+    None
+    if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
+    else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _ENCODER.default,
+        json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
+)
 
 
 def _decode(text: str) -> Any:
@@ -110,4 +130,9 @@ def dumps(value: Any) -> bytes:
         ValueError: NaN/Infinity or strings that are not valid Unicode.
         TypeError: a value JSON cannot represent.
     """
-    return _ENCODER.encode(value).encode("utf-8")
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value).encode("utf-8")
+    try:
+        return "".join(_C_ENCODE(value, 0)).encode("utf-8")
+    except RecursionError:
+        raise ValueError("value is circular or nested too deeply") from None

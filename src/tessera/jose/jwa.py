@@ -8,7 +8,6 @@ and exact signature size, so "RSA public key + HS256" cannot be expressed.
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
 
 __all__ = [
     "JWE_ALGORITHMS",
@@ -38,21 +37,46 @@ class Family(Enum):
     PBES2 = "PBES2"
 
 
-class Algorithm(NamedTuple):
-    """One registered algorithm and the key it needs.
+class Algorithm:
+    """One registered algorithm and the key it needs (immutable; compare by identity).
 
     ``min_key_size`` is bytes for ``oct`` keys and bits for RSA; ``signature_size`` is the
     exact length of a JWS signature, or 0 where it depends on the key (RSA: modulus length).
     """
 
-    name: str
-    family: Family
-    kty: str
-    hash: str | None = None
-    curves: frozenset[str] = frozenset()
-    min_key_size: int = 0
-    signature_size: int = 0
-    key_size: int = 0  # exact key length in bytes for AES-based JWE algorithms (0: any)
+    __slots__ = (
+        "curves",
+        "family",
+        "hash",
+        "key_size",
+        "kty",
+        "min_key_size",
+        "name",
+        "signature_size",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        family: Family,
+        kty: str,
+        hash: str | None = None,
+        curves: frozenset[str] = frozenset(),
+        min_key_size: int = 0,
+        signature_size: int = 0,
+        key_size: int = 0,
+    ) -> None:
+        self.name = name
+        self.family = family
+        self.kty = kty
+        self.hash = hash
+        self.curves = curves
+        self.min_key_size = min_key_size
+        self.signature_size = signature_size
+        self.key_size = key_size  # exact key length in bytes for AES-based JWE algorithms
+
+    def __repr__(self) -> str:
+        return f"<Algorithm {self.name}>"
 
     @property
     def is_symmetric(self) -> bool:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
 
 from tessera.errors import InvalidKey
 from tessera.jose._b64 import b64encode_str
 from tessera.jose.jwa import JWE_ALGORITHMS, JWE_CEK_SIZES, JWS_ALGORITHMS, Algorithm, Family
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from typing import Any
+
     from tessera.jose._crypto import Material, Signer, Verifier
 
 __all__ = ["Key", "KeySet"]
@@ -78,14 +80,14 @@ class Key:
         "_enc",
         "_header_segments",
         "_is_private",
+        "_key_ops",
+        "_kid",
         "_material",
         "_signers",
+        "_use",
         "_verifiers",
         "crv",
-        "key_ops",
-        "kid",
         "kty",
-        "use",
     )
 
     def __init__(
@@ -105,14 +107,14 @@ class Key:
         self._is_private: bool = is_private
         self._signers: dict[str, Signer] = {}
         self._verifiers: dict[str, Verifier] = {}
-        self._header_segments: dict[tuple[str, str | None], bytes] = {}
+        self._header_segments: dict[str | None, tuple[bytes, Signer]] = {}
         self._bound_pairs: list[tuple[Key, Verifier]] | None = None
         if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
             raise InvalidKey(f"kid must be a string of at most {MAX_KID_LENGTH} characters")
-        self.kid: str | None = kid
+        self._kid: str | None = kid
         if use is not None and use not in ("sig", "enc"):
             raise InvalidKey("use must be 'sig' or 'enc'")
-        self.use: str | None = use
+        self._use: str | None = use
         ops: frozenset[str] | None = None
         if key_ops is not None:
             op_list = list(key_ops)
@@ -121,7 +123,7 @@ class Key:
             ops = frozenset(op_list)
             if (use == "sig" and not ops <= _SIG_OPS) or (use == "enc" and not ops <= _ENC_OPS):
                 raise InvalidKey("use and key_ops disagree")
-        self.key_ops: frozenset[str] | None = ops
+        self._key_ops: frozenset[str] | None = ops
         self._algorithm: Algorithm | None = None
         self._enc: str | None = None
         if alg is not None and not isinstance(alg, str):
@@ -176,7 +178,7 @@ class Key:
         if kid is None:
             # A thumbprint of a secret key would publish a hash of the secret: use a random kid.
             kid = secrets.token_urlsafe(16) if key.kty == "oct" else key.thumbprint()
-        key.kid = kid
+        key._kid = kid
         return key
 
     @classmethod
@@ -250,6 +252,25 @@ class Key:
         return cls(_crypto().from_pem(data, password), alg=alg, kid=kid)
 
     # -- properties -------------------------------------------------------------------
+
+    @property
+    def kid(self) -> str | None:
+        """The key ID, or None. Keys are immutable: see :meth:`with_kid`."""
+        return self._kid
+
+    @property
+    def use(self) -> str | None:
+        """The JWK ``use`` ("sig" or "enc"), or None."""
+        return self._use
+
+    @property
+    def key_ops(self) -> frozenset[str] | None:
+        """The JWK ``key_ops``, or None."""
+        return self._key_ops
+
+    def with_kid(self, kid: str | None) -> Key:
+        """A copy of this key with another ``kid`` (keys are immutable)."""
+        return Key(self._material, alg=self.alg, kid=kid, use=self._use, key_ops=self._key_ops)
 
     @property
     def alg(self) -> str | None:
@@ -436,6 +457,21 @@ class KeySet:
                 if not skip_invalid:
                     raise InvalidKey(f"key {index}: {exc}") from None
                 rejected.append(f"key {index}: {exc}")
+        if skip_invalid:
+            # Set-level problems drop the keys involved, not the set (attack catalogue #52):
+            # every copy of a duplicated kid, and secret keys mixed into a public key set.
+            kids = [key.kid for key in keys if key.kid is not None]
+            dupes = {kid for kid in kids if kids.count(kid) > 1}
+            mixed = any(key.kty == "oct" for key in keys) and any(k.kty != "oct" for k in keys)
+            kept = []
+            for key in keys:
+                if key.kid in dupes:
+                    rejected.append(f"kid {key.kid!r}: duplicate kid in key set")
+                elif mixed and key.kty == "oct":
+                    rejected.append(f"kid {key.kid!r}: symmetric key in an asymmetric key set")
+                else:
+                    kept.append(key)
+            keys = kept
         keyset = cls(keys)
         keyset.rejected = tuple(rejected)
         return keyset

@@ -14,7 +14,6 @@ b'hello'
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
 
 from tessera.errors import (
     AlgorithmNotAllowedError,
@@ -31,8 +30,10 @@ from tessera.jose._b64 import (
     b64decode_alphabet_checked,
     b64encode,
     is_b64url,
-    is_compact_text,
 )
+from tessera.jose._compact import DEFAULT_LIMITS as DEFAULT_LIMITS
+from tessera.jose._compact import Limits as Limits
+from tessera.jose._compact import split_segments
 from tessera.jose._header import (
     ParsedHeader,
     check_crit,
@@ -42,6 +43,11 @@ from tessera.jose._header import (
 )
 from tessera.jose.jwa import JWS_ALGORITHMS, Algorithm
 from tessera.jose.jwk import Key, KeySet
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = [
     "Limits",
@@ -54,19 +60,6 @@ __all__ = [
 ]
 
 _UNDERSTOOD = frozenset({"b64"})
-
-
-class Limits(NamedTuple):
-    """Bounds on untrusted input (attack catalogue #34, #35); all are configurable.
-
-    ``max_token_size`` is in characters, ``max_json_depth`` counts nested arrays/objects.
-    """
-
-    max_token_size: int = 65536
-    max_json_depth: int = _json.DEFAULT_MAX_DEPTH
-
-
-DEFAULT_LIMITS = Limits()
 
 
 class VerifiedJWS:
@@ -96,13 +89,25 @@ class VerifiedJWS:
         return f"<VerifiedJWS alg={self.header.get('alg')!r} index={self.index} key={self.key!r}>"
 
 
-class Signer(NamedTuple):
+class Signer:
     """One signature of a JWS JSON serialisation: the key, its alg, and both headers."""
 
-    key: Key
-    alg: str | None = None
-    protected: Mapping[str, Any] | None = None
-    header: Mapping[str, Any] | None = None
+    __slots__ = ("alg", "header", "key", "protected")
+
+    def __init__(
+        self,
+        key: Key,
+        alg: str | None = None,
+        protected: Mapping[str, Any] | None = None,
+        header: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.key = key
+        self.alg = alg
+        self.protected = protected
+        self.header = header
+
+    def __repr__(self) -> str:
+        return f"Signer({self.key!r}, alg={self.alg!r})"
 
 
 # -- key resolution (shared by JWS and JWT) -------------------------------------------------
@@ -303,33 +308,6 @@ def split_compact(token: str | bytes, limits: Limits) -> tuple[ParsedHeader, str
     """
     h_seg, p_seg, s_seg, token = split_segments(token, limits)
     return parse_protected(h_seg, limits.max_json_depth), h_seg, p_seg, s_seg, token
-
-
-def split_segments(token: str | bytes, limits: Limits) -> tuple[str, str, str, str]:
-    """Check a compact JWS's size, alphabet and shape (RFC 8725bis sec. 3.14) and split it.
-
-    Raises:
-        MalformedTokenError: too large, other characters, not exactly three segments.
-    """
-    if type(token) is not str:
-        if isinstance(token, bytes | bytearray):
-            try:
-                token = bytes(token).decode("ascii")
-            except UnicodeDecodeError:
-                raise MalformedTokenError("token must be ASCII") from None
-        elif not isinstance(token, str):
-            raise MalformedTokenError("token must be a string")
-    if len(token) > limits.max_token_size:
-        raise MalformedTokenError(f"token exceeds {limits.max_token_size} characters")
-    parts = token.split(".", 5)  # bounded: a token of a million dots splits in O(1) pieces
-    if len(parts) != 3 or not is_compact_text(token):
-        if len(parts) == 5 and is_compact_text(token):
-            raise MalformedTokenError("this is a JWE (5 segments), not a JWS")
-        raise MalformedTokenError("a compact JWS is three base64url segments separated by dots")
-    h_seg, p_seg, s_seg = parts
-    if not h_seg:
-        raise MalformedTokenError("the header segment is empty")
-    return h_seg, p_seg, s_seg, token
 
 
 def _payload(segment: str) -> bytes:

@@ -7,17 +7,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
-from tessera.errors import ConfigurationError, MalformedTokenError, UnsupportedHeaderError
+from tessera.errors import (
+    ConfigurationError,
+    MalformedTokenError,
+    SignatureError,
+    UnsupportedHeaderError,
+)
 from tessera.jose import _json
 from tessera.jose._b64 import b64decode_alphabet_checked, b64encode
-from tessera.jose._claims import ClaimRules, Validator
-from tessera.jose._header import decode_segment
+from tessera.jose._claims import ClaimRules
+from tessera.jose._compact import DEFAULT_LIMITS, Limits, decode_unverified
 from tessera.jose.jwk import Key, KeySet
 from tessera.jose.jws import (
-    DEFAULT_LIMITS,
-    Limits,
     _allowed,
     _check,
     _protected_header,
@@ -25,11 +27,15 @@ from tessera.jose.jws import (
     _signature,
     resolve_verifier,
     split_compact,
-    split_segments,
 )
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
+    from typing import Any
+
+    from tessera.jose._claims import Validator
+    from tessera.jose._crypto import Signer
 
 __all__ = ["decode", "decode_unverified", "encode"]
 
@@ -50,7 +56,8 @@ def _rules(
 ) -> ClaimRules:
     """Resolve decode's claim arguments, cached: verifiers repeat them on every request."""
     args: tuple[Any, ...] = (
-        *(issuer, audience, subject, typ, leeway, type(leeway), require, max_age, validators),
+        *(issuer, audience, subject, typ, leeway, type(leeway), require),
+        *(max_age, type(max_age), validators),
     )
     try:
         rules = _rules_cache.get(args)
@@ -113,26 +120,39 @@ def encode(
     """
     if not isinstance(claims, Mapping):
         raise ConfigurationError("claims must be a mapping")
-    algorithm = _resolve_signing(key, alg)
-    signer = key._signer(algorithm)
+    if headers or type(key) is not Key or (alg is not None and alg != key.alg):
+        prefix, signer = _prefix(claims, key, alg, headers, typ)
+    else:
+        cached = key._header_segments.get(typ)  # the header is the same for every token
+        prefix, signer = cached if cached is not None else _prefix(claims, key, alg, None, typ)
     _check_outgoing(claims)
-    cache_key = (algorithm.name, typ)
-    h_seg = key._header_segments.get(cache_key) if not headers else None
-    if h_seg is None:
-        if headers and ("b64" in headers or "crit" in headers):
-            raise ConfigurationError("JWTs cannot use b64 or crit headers")
-        extra = dict(headers or {})
-        if typ is not None:
-            extra.setdefault("typ", typ)
-        h_seg = b64encode(_json.dumps(_protected_header(key, algorithm, extra, True)))
-        if not headers:
-            key._header_segments[cache_key] = h_seg
     try:
         body = b64encode(_json.dumps(claims))
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"claims are not JSON-serialisable: {exc}") from None
-    signing_input = h_seg + b"." + body
+    signing_input = prefix + body
     return (signing_input + b"." + b64encode(signer(signing_input))).decode("ascii")
+
+
+def _prefix(
+    claims: Mapping[str, Any],
+    key: Key,
+    alg: str | None,
+    headers: Mapping[str, Any] | None,
+    typ: str | None,
+) -> tuple[bytes, Signer]:
+    """The encoded header plus ".", and the signing function; cached on the key if plain."""
+    algorithm = _resolve_signing(key, alg)
+    signer = key._signer(algorithm)
+    if headers and ("b64" in headers or "crit" in headers):
+        raise ConfigurationError("JWTs cannot use b64 or crit headers")
+    extra = dict(headers or {})
+    if typ is not None:
+        extra.setdefault("typ", typ)
+    prefix = b64encode(_json.dumps(_protected_header(key, algorithm, extra, True))) + b"."
+    if not headers and algorithm is key._algorithm:
+        key._header_segments[typ] = (prefix, signer)
+    return prefix, signer
 
 
 def decode(
@@ -184,40 +204,23 @@ def _decode(
     if parsed.extended:
         raise UnsupportedHeaderError("JWTs must not use crit or b64 headers")
     pairs = resolve_verifier(key, parsed.algorithm, parsed.kid, allowed)
-    rules.check_typ(parsed.header)
+    if rules.typ is not None:
+        rules.check_typ(parsed.header)
     signature = _signature(s_seg)
     try:
         payload = b64decode_alphabet_checked(p_seg)
     except ValueError:
         raise MalformedTokenError("payload is not canonical base64url") from None
-    _check(pairs, token[: len(h_seg) + 1 + len(p_seg)].encode("ascii"), signature)
+    signing_input = token[: len(h_seg) + 1 + len(p_seg)].encode("ascii")
+    if len(pairs) != 1:
+        _check(pairs, signing_input, signature)
+    elif not pairs[0][1](signing_input, signature):
+        raise SignatureError("signature verification failed")
     try:
         claims = _json.loads(payload, limits.max_json_depth)
     except ValueError:
         raise MalformedTokenError("claims are not UTF-8 JSON") from None
-    if not isinstance(claims, dict):
+    if type(claims) is not dict:
         raise MalformedTokenError("the claims set must be a JSON object")
     rules.check(claims, now)
     return claims
-
-
-def decode_unverified(
-    token: str | bytes, *, limits: Limits = DEFAULT_LIMITS
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Parse a compact JWT WITHOUT verifying anything: for inspection and debugging only.
-
-    The same strict parsing as :func:`decode` applies (shape, base64url, JSON); the signature,
-    algorithm and claims are not checked, so nothing returned may be trusted.
-
-    Raises:
-        MalformedTokenError: the token is not a well-formed compact JWT.
-    """
-    h_seg, p_seg, _, _ = split_segments(token, limits)
-    header = decode_segment(h_seg, limits.max_json_depth)
-    try:
-        claims = _json.loads(b64decode_alphabet_checked(p_seg), limits.max_json_depth)
-    except ValueError:
-        raise MalformedTokenError("claims are not UTF-8 base64url JSON") from None
-    if not isinstance(claims, dict):
-        raise MalformedTokenError("the claims set must be a JSON object")
-    return header, claims
