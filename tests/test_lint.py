@@ -110,9 +110,17 @@ def test_flags_iat_in_the_future() -> None:
     assert finding.severity is Severity.MEDIUM
 
 
-def test_tolerates_a_minute_of_clock_skew_for_iat(key: tessera.Key) -> None:
+def test_slightly_future_iat_is_low_because_strict_verifiers_reject_it(key: tessera.Key) -> None:
     token = tessera.encode({**GOOD_CLAIMS, "iat": NOW + 30}, key)
-    assert "iat-future" not in _codes(lint(token, now=NOW))
+    assert _find(lint(token, now=NOW), "iat-future").severity is Severity.LOW
+    with pytest.raises(tessera.NotYetValidError):
+        tessera.decode(token, key, audience=GOOD_CLAIMS.get("aud"), now=NOW)
+
+
+def test_random_alphanumeric_secret_is_not_called_weak() -> None:
+    secret = tessera.Key.from_secret(b"kH3v9Qz1wLp8Rt6Yx2Nc5Vb7Mn4Jd0Fs", "HS256")
+    token = tessera.encode({**GOOD_CLAIMS}, secret)
+    assert "weak-hmac-secret" not in _codes(lint(token, secret, now=NOW))
 
 
 @pytest.mark.parametrize(
