@@ -37,6 +37,7 @@ def _float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # JSONEncoder.encode builds a C encoder on every call; build it once. No markers dict: a shared
 # one is not cleared after an error, and a cycle then ends in RecursionError, handled below.
@@ -58,11 +59,11 @@ _C_ENCODE = (
 
 
 def _decode(text: str) -> Any:
-    # raw_decode skips decode()'s two whitespace scans; surrounding whitespace is rare but
-    # legal, so the full decoder handles whatever raw_decode does not consume.
+    # The C scanner directly skips decode()'s wrappers and whitespace scans; surrounding
+    # whitespace is rare but legal, so the full decoder handles whatever it does not consume.
     try:
-        value, end = _DECODER.raw_decode(text)
-    except json.JSONDecodeError:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
         return _DECODER.decode(text)
     return value if end == len(text) else _DECODER.decode(text)
 
@@ -112,7 +113,10 @@ def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         ValueError: invalid UTF-8 or JSON, BOM, duplicates, NaN/Infinity, too deep.
     """
     text = data.decode("utf-8")
-    if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
+    # Depth never exceeds the number of brackets, so the exact scan runs only when it could.
+    if (text.count("{") > max_depth or "[" in text) and (
+        text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth
+    ):
         raise ValueError("JSON nesting too deep")
     try:
         value = _decode(text)

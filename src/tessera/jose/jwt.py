@@ -15,16 +15,17 @@ from tessera.errors import (
     UnsupportedHeaderError,
 )
 from tessera.jose import _json
-from tessera.jose._b64 import b64decode_alphabet_checked, b64encode
+from tessera.jose._b64 import b64decode_ascii_checked, b64encode, is_b64url
 from tessera.jose._claims import ClaimRules
 from tessera.jose._compact import DEFAULT_LIMITS, Limits, decode_unverified
+from tessera.jose._header import _cache as _header_cache
+from tessera.jose._header import parse_protected
 from tessera.jose.jwk import Key, KeySet
 from tessera.jose.jws import (
     _allowed,
     _check,
     _protected_header,
     _resolve_signing,
-    _signature,
     resolve_verifier,
     split_compact,
 )
@@ -55,12 +56,10 @@ def _rules(
     validators: Mapping[str, Validator] | None,
 ) -> ClaimRules:
     """Resolve decode's claim arguments, cached: verifiers repeat them on every request."""
-    args: tuple[Any, ...] = (
-        *(issuer, audience, subject, typ, leeway, type(leeway), require),
-        *(max_age, type(max_age), validators),
-    )
+    args: tuple[Any, ...] = (issuer, audience, subject, typ, leeway, require, max_age, validators)
     try:
-        rules = _rules_cache.get(args)
+        # True == 1 for dict keys: booleans (refused by build) must not hit a cached number.
+        rules = None if type(leeway) is bool or type(max_age) is bool else _rules_cache.get(args)
     except TypeError:  # unhashable arguments (lists, dicts) are resolved every time
         rules, args = None, ()
     if rules is None:
@@ -200,18 +199,35 @@ def _decode(
     limits: Limits,
 ) -> dict[str, Any]:
     """The decode pipeline with arguments already resolved (verifiers reuse it per request)."""
-    parsed, h_seg, p_seg, s_seg, token = split_compact(token, limits)
+    parts: list[bytes] = []
+    if isinstance(token, str) and token.isascii() and len(token) <= limits.max_token_size:
+        raw = token.encode("ascii")
+        parts = raw.split(b".", 5)
+    parsed = None
+    if len(parts) == 3 and parts[0]:
+        h_seg = parts[0].decode("ascii")
+        parsed = _header_cache.get(h_seg)
+        if parsed is None and is_b64url(h_seg):
+            parsed = parse_protected(h_seg, limits.max_json_depth)
+    if parsed is not None:
+        # The well-formed case in one pass over one buffer: a cached header segment was
+        # checked when first seen, and the strict decoder below checks the other two.
+        p_raw, s_raw = parts[1], parts[2]
+    else:
+        parsed, h_seg, p_seg, s_seg, checked = split_compact(token, limits)
+        p_raw, s_raw = p_seg.encode("ascii"), s_seg.encode("ascii")
+        raw = checked.encode("ascii")
     if parsed.extended:
         raise UnsupportedHeaderError("JWTs must not use crit or b64 headers")
     pairs = resolve_verifier(key, parsed.algorithm, parsed.kid, allowed)
     if rules.typ is not None:
         rules.check_typ(parsed.header)
-    signature = _signature(s_seg)
     try:
-        payload = b64decode_alphabet_checked(p_seg)
+        signature = b64decode_ascii_checked(s_raw)
+        payload = b64decode_ascii_checked(p_raw)
     except ValueError:
-        raise MalformedTokenError("payload is not canonical base64url") from None
-    signing_input = token[: len(h_seg) + 1 + len(p_seg)].encode("ascii")
+        raise MalformedTokenError("payload or signature is not canonical base64url") from None
+    signing_input = raw[: len(h_seg) + 1 + len(p_raw)]
     if len(pairs) != 1:
         _check(pairs, signing_input, signature)
     elif not pairs[0][1](signing_input, signature):

@@ -1,0 +1,353 @@
+"""Token endpoint under load: ``tessera serve`` against panva's node-oidc-provider, with wrk.
+
+Both issue RFC 9068 JWT access tokens (ES256) for client_credentials with
+client_secret_basic. Tessera runs on SQLite and on PostgreSQL with 1 and 2 uvicorn workers;
+node-oidc-provider (from the npm registry, in-memory storage) with 1 and 2 cluster workers.
+wrk (Debian's package) posts the same form with the same Basic credentials to each.
+
+    python bench/bench_server.py                    # the full table (about 2 minutes)
+    python bench/bench_server.py --duration 5 --only tessera-postgresql
+
+Installs what it needs: wrk with apt-get, node-oidc-provider with npm. Needs PostgreSQL at
+127.0.0.1:5432 (user postgres, trust auth) for the PostgreSQL rows; it creates and drops its
+own database. Targets (issue 4): >= 1,500 tokens/s with 2 workers on PostgreSQL, p99 < 25 ms,
+and ahead of node-oidc-provider.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+import tessera
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_DIR = ROOT / "bench" / "node-oidc-provider"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+AUDIENCE = "https://api.example"
+TARGET_RPS, TARGET_P99_MS = 1500, 25.0
+
+
+@dataclass
+class Result:
+    target: str
+    backend: str
+    workers: int
+    tokens_per_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+# -- tools ----------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get)...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return shutil.which("wrk") or "wrk"
+
+
+def ensure_node() -> bool:
+    if not shutil.which("node") or not shutil.which("npm"):
+        print("node/npm not found: skipping node-oidc-provider", flush=True)
+        return False
+    if not (NODE_DIR / "node_modules" / "oidc-provider").exists():
+        print("installing node-oidc-provider (npm)...", flush=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--silent"],
+            cwd=NODE_DIR,
+            check=True,
+        )
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str, label: str) -> float:
+    match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+
+def run_wrk(
+    wrk: str, url: str, client_id: str, secret: str, *, duration: int, connections: int
+) -> tuple[float, float, float, int, int]:
+    auth = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            'wrk.body = "grant_type=client_credentials"\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.headers["Authorization"] = "Basic {auth}"\n'
+        )
+    try:
+        base = [wrk, "-t2", f"-c{connections}", "-s", script.name]
+        subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm up
+        out = subprocess.run(
+            [*base, f"-d{duration}s", "--latency", url], check=True, capture_output=True, text=True
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return (
+        float(rps.group(1)) if rps else 0.0,
+        _ms(out, "50%"),
+        _ms(out, "99%"),
+        int(non_2xx.group(1)) if non_2xx else 0,
+        sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def check_token(token_url: str, jwks_url: str, client_id: str, secret: str) -> None:
+    """Before loading a target, prove it issues RFC 9068 tokens that verify."""
+    response = httpx.post(
+        token_url, data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    response.raise_for_status()
+    token = response.json()["access_token"]
+    keys = tessera.KeySet.from_jwks(httpx.get(jwks_url).text)
+    tessera.decode(token, keys, algorithms=["ES256"], audience=AUDIENCE, typ="at+jwt")
+
+
+# -- targets --------------------------------------------------------------------------------
+
+
+def _pg_database() -> str | None:
+    import psycopg
+
+    name = f"tessera_bench_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        print(f"PostgreSQL unavailable ({exc}): skipping its rows", flush=True)
+        return None
+    return name
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_tessera(wrk: str, backend: str, workers: int, args: argparse.Namespace) -> Result | None:
+    from tessera.server import registry
+    from tessera.server.config import database_url
+    from tessera.server.storage import migrate
+    from tessera.server.storage.database import Database
+
+    folder = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    pg_name = None
+    if backend == "postgresql":
+        pg_name = _pg_database()
+        if pg_name is None:
+            return None
+        url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+    else:
+        url = str(folder / "tessera.db")
+    db = Database(database_url(url))
+    migrate.upgrade(db)
+    created = registry.add_client(
+        db, "bench", scope="read:docs", audiences=[AUDIENCE], now=time.time()
+    )
+    db.dispose()
+    client_id, secret = created.record.client_id, created.secret or ""
+    port = free_port()
+    kek = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tessera.server", "serve", "--database", url,
+            "--port", str(port), "--workers", str(workers),
+        ],
+        cwd=folder,
+        env={**os.environ, "TESSERA_KEK": kek},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", proc)
+        check_token(base + "/token", base + "/jwks.json", client_id, secret)
+        measured = run_wrk(
+            wrk, base + "/token", client_id, secret,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+        if pg_name:
+            _drop_pg(pg_name)
+        shutil.rmtree(folder, ignore_errors=True)
+    return Result("tessera", backend, workers, *measured)
+
+
+def bench_node(wrk: str, workers: int, args: argparse.Namespace) -> Result:
+    port = free_port()
+    client_id, secret = "bench", secrets.token_urlsafe(32)
+    proc = subprocess.Popen(
+        ["node", "server.mjs"],
+        cwd=NODE_DIR,
+        env={
+            **os.environ,
+            "PORT": str(port),
+            "WORKERS": str(workers),
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": secret,
+            "AUDIENCE": AUDIENCE,
+            "NODE_ENV": "production",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/.well-known/openid-configuration", proc)
+        jwks_uri = httpx.get(base + "/.well-known/openid-configuration").json()["jwks_uri"]
+        check_token(base + "/token", jwks_uri, client_id, secret)
+        measured = run_wrk(
+            wrk, base + "/token", client_id, secret,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+    return Result("node-oidc-provider", "memory", workers, *measured)
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def table(results: list[Result], args: argparse.Namespace) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
+        f"POST /token client_credentials, wrk -t2 -c{args.connections} -d{args.duration}s, "
+        f"{os.cpu_count()} CPUs (wrk, server and database share them), load average {load}",
+        "",
+        f"{'server':<20} {'storage':<11} {'workers':>7} {'tokens/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7}",
+    ]
+    for r in results:
+        lines.append(
+            f"{r.target:<20} {r.backend:<11} {r.workers:>7} {r.tokens_per_s:>10,.0f} "
+            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx + r.socket_errors:>7}"
+        )
+    pg2 = next(
+        (
+            r
+            for r in results
+            if r.target == "tessera" and r.backend == "postgresql" and r.workers == 2
+        ),
+        None,
+    )
+    node2 = next((r for r in results if r.target != "tessera" and r.workers == 2), None)
+    if pg2:
+        lines.append("")
+        lines.append(
+            f"target: >= {TARGET_RPS} tokens/s with 2 workers on PostgreSQL: "
+            f"{'met' if pg2.tokens_per_s >= TARGET_RPS else 'NOT met'} ({pg2.tokens_per_s:,.0f})"
+        )
+        lines.append(
+            f"target: p99 < {TARGET_P99_MS:g} ms: "
+            f"{'met' if pg2.p99_ms < TARGET_P99_MS else 'NOT met'} ({pg2.p99_ms:.2f} ms)"
+        )
+        if node2:
+            ratio = pg2.tokens_per_s / node2.tokens_per_s if node2.tokens_per_s else float("inf")
+            lines.append(f"tessera (PostgreSQL, 2 workers) / node-oidc-provider (2): {ratio:.2f}x")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument(
+        "--only",
+        choices=["tessera-sqlite", "tessera-postgresql", "node"],
+        action="append",
+        help="run only these targets (repeatable)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args()
+    wanted = set(args.only or ["tessera-sqlite", "tessera-postgresql", "node"])
+    wrk = ensure_wrk()
+    results: list[Result] = []
+    for backend in ("sqlite", "postgresql"):
+        if f"tessera-{backend}" not in wanted:
+            continue
+        for workers in (1, 2):
+            print(f"tessera {backend} {workers} worker(s)...", flush=True)
+            result = bench_tessera(wrk, backend, workers, args)
+            if result:
+                results.append(result)
+    if "node" in wanted and ensure_node():
+        for workers in (1, 2):
+            print(f"node-oidc-provider {workers} worker(s)...", flush=True)
+            results.append(bench_node(wrk, workers, args))
+    print()
+    print(table(results, args))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
