@@ -1,0 +1,169 @@
+"""Server commands for the ``tessera`` command line: serve, db, keys, clients.
+
+``add_commands(subparsers)`` defines the parsers with argparse alone (no Starlette or
+SQLAlchemy import); running a command imports what it needs. ``run(args)`` dispatches and
+returns the exit status: 0 success, 2 the command could not be done (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_commands", "run"]
+
+_SERVE_EPILOG = """\
+examples:
+  tessera serve                                   # SQLite ./tessera.db, http://127.0.0.1:8000
+  tessera serve --database postgresql://postgres@127.0.0.1/tessera --port 9000 --workers 2
+  TESSERA_ISSUER=https://auth.example.com tessera serve --host 0.0.0.0
+"""
+
+_CLIENTS_EPILOG = """\
+examples:
+  tessera clients add reports --scope "read:docs write:docs" --audience https://api.example
+  tessera clients add batch --scope read:docs --audience https://api.example --jwks batch.jwks
+  tessera clients list
+  tessera clients rotate-secret reports --json
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="settings file (default: ./tessera.toml if present)"
+    )
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="SQLite path or URL, or postgresql://... (default ./tessera.db)",
+    )
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``serve``, ``db``, ``keys`` and ``clients`` to a ``tessera`` subparsers object."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the OAuth 2.0 authorization server",
+        description="Run the authorization server: client_credentials tokens (RFC 9068), "
+        "JWKS with key rotation, RFC 8414 metadata.",
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--issuer", help="issuer URL (default http://HOST:PORT)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(server_command="serve", handler=_handler)
+
+    db = subparsers.add_parser("db", help="database schema (migrations)")
+    db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply the migrations (serve does it on start)")
+    _common(upgrade)
+    upgrade.set_defaults(server_command="db upgrade", handler=_handler)
+
+    keys = subparsers.add_parser("keys", help="the server's signing keys and their rotation")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
+    listing = keys_sub.add_parser("list", help="keys with their state and schedule")
+    _common(listing)
+    _json(listing)
+    listing.set_defaults(server_command="keys list", handler=_handler)
+    rotate = keys_sub.add_parser(
+        "rotate", help="publish a new key now; it signs after one JWKS cache period"
+    )
+    _common(rotate)
+    _json(rotate)
+    rotate.add_argument(
+        "--now",
+        action="store_true",
+        help="sign with the new key at once (verifiers must refetch JWKS on the unknown kid)",
+    )
+    rotate.set_defaults(server_command="keys rotate", handler=_handler)
+    retire = keys_sub.add_parser(
+        "retire", help="stop signing with a key now; it stays published until its tokens expire"
+    )
+    _common(retire)
+    _json(retire)
+    retire.add_argument("kid")
+    retire.add_argument(
+        "--unpublish",
+        action="store_true",
+        help="also remove it from JWKS now, so its tokens stop verifying (compromised key)",
+    )
+    retire.set_defaults(server_command="keys retire", handler=_handler)
+
+    clients = subparsers.add_parser(
+        "clients",
+        help="register and manage OAuth clients",
+        epilog=_CLIENTS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    clients_sub = clients.add_subparsers(dest="clients_command", metavar="COMMAND", required=True)
+    add = clients_sub.add_parser("add", help="register a client; prints its secret once")
+    _common(add)
+    _json(add)
+    add.add_argument("name")
+    add.add_argument(
+        "--scope", default="", help='scopes it may ask for, e.g. "read:docs write:docs"'
+    )
+    add.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="resource it may get tokens for (repeatable; the first is the default aud)",
+    )
+    add.add_argument(
+        "--jwks", metavar="FILE", help="public JWK Set: the client uses private_key_jwt"
+    )
+    add.set_defaults(server_command="clients add", handler=_handler)
+    for name, help_text in (
+        ("list", "every client"),
+        ("show", "one client (by name or id)"),
+        ("remove", "delete a client (its issued tokens expire on their own)"),
+        ("rotate-secret", "a new secret (printed once); the old one stops working"),
+    ):
+        child = clients_sub.add_parser(name, help=help_text)
+        _common(child)
+        _json(child)
+        if name != "list":
+            child.add_argument("client", metavar="NAME_OR_ID")
+        child.set_defaults(server_command=f"clients {name}", handler=_handler)
+
+
+def _handler(args: argparse.Namespace, _out: object = None) -> int:
+    """Adapter for the main CLI, which calls ``args.handler(args, out)``."""
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the server command named by ``args.server_command``; the exit status."""
+    from tessera.server.errors import ServerError
+
+    try:
+        from tessera.server import _commands
+
+        command = _commands.COMMANDS[args.server_command]
+        return command(args)
+    except ServerError as exc:
+        sys.stderr.write(f"tessera: {exc}\n")
+        return int(getattr(exc, "exit_code", 2))
+    except ImportError as exc:
+        sys.stderr.write(
+            f"tessera: {exc}; install the server extra: pip install 'tessera-jwt[server]'\n"
+        )
+        return 2
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        sys.stderr.write(f"tessera: the database cannot be used: {reason}\n")
+        return 2

@@ -1,0 +1,323 @@
+"""The server commands' bodies (imported only when one runs; the parsers live in ``_cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tessera.server.config import Settings, load_settings
+from tessera.server.errors import AdminError, ServerConfigError
+from tessera.server.kek import KEK
+from tessera.server.keys import KeyInfo, KeyManager
+from tessera.server.storage import migrate
+from tessera.server.storage.database import Database
+
+__all__ = ["COMMANDS"]
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(args.config, database=args.database, **extra)
+
+
+def _database(settings: Settings) -> Database:
+    db = Database(settings.database, pool_size=2)
+    migrate.upgrade(db)
+    return db
+
+
+def _print(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _iso(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+# -- serve and db ---------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import dataclasses
+    import logging
+    import os
+
+    from tessera.server import _serving
+    from tessera.server.app import SETTINGS_ENV, create_app
+
+    settings = _settings(args, host=args.host, port=args.port, issuer=args.issuer)
+    if args.workers < 1:
+        raise ServerConfigError("--workers must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    db = _database(settings)
+    kek = KEK.load(settings.kek, settings.kek_file, create=True)
+    for event in KeyManager(db, kek, settings).maintain():
+        logging.getLogger("tessera.server").info("keys: %s", event)
+    sys.stdout.write(
+        f"tessera: issuer   {settings.issuer}\n"
+        f"tessera: metadata {settings.metadata_url}\n"
+        f"tessera: database {db.display_url}\n"
+    )
+    sys.stdout.flush()
+    options: dict[str, Any] = {
+        "access_log": args.access_log,
+        "log_level": "info",
+        "server_header": False,
+        "proxy_headers": False,
+        "ws": "none",
+    }
+    if args.workers == 1:
+        app = create_app(settings, db=db, kek=kek)
+        try:
+            _serving.run(app, host=settings.host, port=settings.port, workers=1, **options)
+        finally:
+            db.dispose()
+    else:
+        db.dispose()
+        values = {
+            field.name: getattr(settings, field.name)
+            for field in dataclasses.fields(settings)
+            if field.name != "kek"
+        }
+        os.environ[SETTINGS_ENV] = json.dumps(values)
+        _serving.run(
+            "tessera.server.app:from_environment",
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            factory=True,
+            **options,
+        )
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = _database(settings)
+    try:
+        sys.stdout.write(f"{db.display_url}: schema at revision {migrate.current_revision(db)}\n")
+    finally:
+        db.dispose()
+    return 0
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def _key_manager(args: argparse.Namespace, *, create_kek: bool) -> KeyManager:
+    settings = _settings(args)
+    db = _database(settings)
+    kek = KEK.load(settings.kek, settings.kek_file, create=create_kek)
+    return KeyManager(db, kek, settings)
+
+
+def _key_view(info: KeyInfo) -> dict[str, Any]:
+    return {
+        "kid": info.kid,
+        "alg": info.alg,
+        "state": info.state.value,
+        "published_at": _iso(info.created_at),
+        "signs_from": _iso(info.activate_at),
+        "retires_at": _iso(info.retire_at),
+        "removed_at": _iso(info.remove_at),
+    }
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = _database(settings)
+    try:
+        keys = KeyManager(db, KEK.generate(), settings).list_keys()  # listing decrypts nothing
+    finally:
+        db.dispose()
+    views = [_key_view(info) for info in keys]
+    if args.json:
+        _print({"keys": views})
+        return 0
+    if not views:
+        sys.stdout.write("no keys yet: `tessera serve` creates the first one\n")
+    for view in views:
+        sys.stdout.write(
+            f"{view['kid']}  {view['alg']:<6} {view['state']:<8} signs from {view['signs_from']}"
+            f"  retires {view['retires_at']}  leaves JWKS {view['removed_at']}\n"
+        )
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    manager = _key_manager(args, create_kek=True)
+    try:
+        info = manager.rotate(immediately=args.now)
+    finally:
+        manager.db.dispose()
+    if args.json:
+        _print(_key_view(info))
+    else:
+        sys.stdout.write(
+            f"new key {info.kid} ({info.alg}) published now, signs from {_iso(info.activate_at)}\n"
+        )
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace) -> int:
+    manager = _key_manager(args, create_kek=False)
+    try:
+        info = manager.retire(args.kid, unpublish=args.unpublish)
+    finally:
+        manager.db.dispose()
+    if args.json:
+        _print(_key_view(info))
+    else:
+        sys.stdout.write(
+            f"key {info.kid} retired; leaves JWKS {_iso(info.remove_at)}\n"
+            if not args.unpublish
+            else f"key {info.kid} retired and removed from JWKS\n"
+        )
+    return 0
+
+
+# -- clients --------------------------------------------------------------------------------
+
+
+def _with_db(args: argparse.Namespace, action: Callable[[Database, Settings], int]) -> int:
+    settings = _settings(args)
+    db = _database(settings)
+    try:
+        return action(db, settings)
+    finally:
+        db.dispose()
+
+
+def _show_client(view: dict[str, Any], secret: str | None = None) -> None:
+    lines = [
+        f"client_id:     {view['client_id']}",
+        f"name:          {view['name']}",
+        f"auth methods:  {' '.join(view['token_endpoint_auth_methods'])}",
+        f"grant types:   {' '.join(view['grant_types'])}",
+        f"scope:         {view['scope'] or '-'}",
+        f"audiences:     {' '.join(view['audiences']) or '-'}",
+    ]
+    if "jwks" in view:
+        kids = [str(key.get("kid", "?")) for key in view["jwks"]["keys"]]
+        lines.append(f"keys:          {' '.join(kids)}")
+    if secret is not None:
+        lines.append(f"client_secret: {secret}")
+        lines.append("               (shown once: store it now; only its hash is kept)")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _clients_add(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    jwks = None
+    if args.jwks is not None:
+        try:
+            with open(args.jwks, encoding="utf-8") as handle:
+                jwks = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AdminError(f"cannot read {args.jwks}: {exc}") from None
+
+    def action(db: Database, settings: Settings) -> int:
+        created = registry.add_client(
+            db,
+            args.name,
+            scope=args.scope,
+            audiences=args.audience,
+            jwks=jwks,
+            now=time.time(),
+        )
+        view = registry.describe(created.record)
+        if args.json:
+            _print({**view, "client_secret": created.secret} if created.secret else view)
+        else:
+            _show_client(view, created.secret)
+        if not created.record.audiences and not settings.default_audience:
+            sys.stderr.write(
+                "tessera: warning: no --audience and no default_audience: token requests must "
+                "name a resource the client may use, so this client cannot get tokens yet\n"
+            )
+        return 0
+
+    return _with_db(args, action)
+
+
+def _clients_list(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    def action(db: Database, _settings: Settings) -> int:
+        views = [registry.describe(record) for record in registry.list_clients(db)]
+        if args.json:
+            _print({"clients": views})
+        elif not views:
+            sys.stdout.write("no clients: add one with `tessera clients add NAME --scope ...`\n")
+        else:
+            for view in views:
+                sys.stdout.write(
+                    f"{view['client_id']}  {view['name']}  [{view['scope']}]  "
+                    f"{' '.join(view['token_endpoint_auth_methods'])}\n"
+                )
+        return 0
+
+    return _with_db(args, action)
+
+
+def _clients_show(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    def action(db: Database, _settings: Settings) -> int:
+        view = registry.describe(registry.get_client(db, args.client))
+        if args.json:
+            _print(view)
+        else:
+            _show_client(view)
+        return 0
+
+    return _with_db(args, action)
+
+
+def _clients_remove(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    def action(db: Database, _settings: Settings) -> int:
+        record = registry.remove_client(db, args.client)
+        if args.json:
+            _print({"removed": record.client_id, "name": record.name})
+        else:
+            sys.stdout.write(f"removed client {record.name} ({record.client_id})\n")
+        return 0
+
+    return _with_db(args, action)
+
+
+def _clients_rotate_secret(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    def action(db: Database, _settings: Settings) -> int:
+        rotated = registry.rotate_secret(db, args.client, now=time.time())
+        if args.json:
+            _print({"client_id": rotated.record.client_id, "client_secret": rotated.secret})
+        else:
+            _show_client(registry.describe(rotated.record), rotated.secret)
+        return 0
+
+    return _with_db(args, action)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _serve,
+    "db upgrade": _db_upgrade,
+    "keys list": _keys_list,
+    "keys rotate": _keys_rotate,
+    "keys retire": _keys_retire,
+    "clients add": _clients_add,
+    "clients list": _clients_list,
+    "clients show": _clients_show,
+    "clients remove": _clients_remove,
+    "clients rotate-secret": _clients_rotate_secret,
+}

@@ -1,0 +1,207 @@
+"""The ASGI application: routes, error handling, and the key maintenance loop.
+
+``create_app(settings)`` builds everything from settings; tests inject ``db``, ``kek`` and a
+``clock`` to travel in time. ``from_environment()`` is the factory uvicorn workers call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from tessera.server.config import Settings
+from tessera.server.endpoints._http import json_response, oauth_error_response
+from tessera.server.endpoints.health import health
+from tessera.server.endpoints.jwks import jwks
+from tessera.server.endpoints.metadata import metadata
+from tessera.server.endpoints.token import token
+from tessera.server.errors import InvalidRequest, OAuthError
+from tessera.server.grants import TokenEndpoint
+from tessera.server.kek import KEK
+from tessera.server.keys import KeyManager
+from tessera.server.middleware import ErrorMiddleware
+from tessera.server.storage import assertions
+from tessera.server.storage.database import Database
+
+__all__ = ["SETTINGS_ENV", "Context", "create_app", "from_environment"]
+
+SETTINGS_ENV = "TESSERA_SERVE_SETTINGS"
+"""How ``tessera serve`` hands resolved settings to its uvicorn worker processes."""
+
+logger = logging.getLogger("tessera.server")
+
+
+@dataclass(slots=True)
+class Context:
+    """What the endpoints need, stored on ``app.state.context``."""
+
+    settings: Settings
+    db: Database
+    keys: KeyManager
+    token_endpoint: TokenEndpoint
+    clock: Callable[[], float]
+
+    def healthy(self) -> bool:
+        """True when the database answers and a key can sign."""
+        try:
+            with self.db.autocommit() as conn:
+                conn.execute(text("SELECT 1"))
+            self.keys.signing_key()
+        except Exception:
+            logger.warning("health check failed", exc_info=True)
+            return False
+        return True
+
+    def maintain(self) -> None:
+        """Apply the key schedule and forget expired assertion ids."""
+        for event in self.keys.maintain():
+            logger.info("keys: %s", event)
+        with self.db.write() as conn:
+            assertions.purge_expired(conn, self.clock())
+
+
+async def _maintenance_loop(context: Context) -> None:
+    settings = context.settings
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(settings.key_cache_ttl)
+        try:
+            await run_in_threadpool(context.keys.refresh)
+            if time.monotonic() - last >= settings.maintenance_interval:
+                last = time.monotonic()
+                await run_in_threadpool(context.maintain)
+        except Exception:
+            logger.exception("key maintenance failed; retrying")
+
+
+async def _oauth_error(_request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, OAuthError):  # registered for OAuthError only
+        raise exc
+    return oauth_error_response(exc)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error = InvalidRequest(f"this endpoint accepts {allowed or 'another method'}", status=405)
+        error.headers.update(exc.headers or {})
+        return oauth_error_response(error)
+    if exc.status_code == 404:
+        return json_response({"error": "not_found", "error_description": "no such endpoint"}, 404)
+    return json_response({"error": "invalid_request"}, exc.status_code, exc.headers)
+
+
+def _debugger(keys: KeyManager) -> ASGIApp:
+    """The debugger page, verifying "with this server's keys" against the published JWKS."""
+    from tessera import KeySet
+    from tessera.debugger import create_app as create_debugger
+
+    def server_keys() -> KeySet:
+        return KeySet.from_jwks(keys.jwks()[0])
+
+    return create_debugger(server_keys=server_keys)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    kek: KEK | None = None,
+    clock: Callable[[], float] = time.time,
+    maintenance: bool = True,
+) -> Starlette:
+    """The authorization server as an ASGI app (the schema must be migrated already).
+
+    On start it makes sure a key signs (creating the first one) and, with ``maintenance``,
+    runs the rotation loop; on shutdown it closes the database pool.
+    """
+    database = db if db is not None else Database(settings.database)
+    if kek is None:
+        kek = KEK.load(settings.kek, settings.kek_file, create=True)
+    keys = KeyManager(database, kek, settings, clock=clock)
+    context = Context(
+        settings=settings,
+        db=database,
+        keys=keys,
+        token_endpoint=TokenEndpoint(settings, database, keys, clock),
+        clock=clock,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(context.maintain)
+        # Everything loaded so far lives as long as the process: keep it out of GC passes.
+        gc.collect()
+        gc.freeze()
+        task = asyncio.create_task(_maintenance_loop(context)) if maintenance else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if db is None:
+                database.dispose()
+
+    prefix = settings.issuer_path
+    routes: list[BaseRoute] = [
+        Route(prefix + "/token", token, methods=["POST"]),
+        Route(prefix + "/jwks.json", jwks, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
+        Route(prefix + "/healthz", health, methods=["GET"]),
+    ]
+    if settings.debugger:
+        routes.append(Mount(prefix + "/debugger", app=_debugger(keys)))
+    middleware = [Middleware(ErrorMiddleware)]
+    if settings.allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={OAuthError: _oauth_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # never redirect a POST carrying credentials
+    app.state.context = context
+    return app
+
+
+def from_environment() -> Starlette:
+    """The app for a uvicorn worker: settings from ``TESSERA_SERVE_SETTINGS`` (set by serve)."""
+    from tessera.server.config import load_settings
+
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        return create_app(load_settings())
+    values: dict[str, Any] = json.loads(raw)
+    return create_app(load_settings(config=os.devnull, **values))

@@ -1,0 +1,232 @@
+"""Client authentication at the token endpoint (RFC 6749 sec. 2.3, RFC 7521/7523).
+
+Three methods: ``client_secret_basic`` (HTTP Basic, RFC 6749 sec. 2.3.1),
+``client_secret_post`` (secret in the body) and ``private_key_jwt`` (RFC 7523 sec. 2.2 and
+3, with the audience rule of RFC 7523bis: ``aud`` is one string, exactly the issuer
+identifier or the token endpoint URL). A request may use one method only. Secrets are
+random 256-bit strings stored as SHA-256 and compared in constant time; an unknown client
+costs the same hash and compare as a known one.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from sqlalchemy import Connection
+
+import tessera
+from tessera.server.config import Settings
+from tessera.server.errors import InvalidClient, InvalidRequest
+from tessera.server.form import Form
+from tessera.server.storage import assertions
+from tessera.server.storage import clients as client_rows
+from tessera.server.storage.clients import ClientRecord
+
+__all__ = [
+    "ASSERTION_ALGORITHMS",
+    "ASSERTION_TYPE",
+    "AUTH_METHODS",
+    "ClientAuthenticator",
+    "hash_secret",
+]
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "EdDSA",
+    "Ed25519",
+)
+"""Signature algorithms accepted on client assertions: asymmetric only."""
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+_ASSERTION_TYPES = ("jwt", "client-authentication+jwt")  # RFC 7523bis explicit typing
+_CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,64}\Z")  # RFC 6749 appendix A.1: VSCHAR
+_FAILED = "client authentication failed"
+_DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
+_JWKS_CACHE_SIZE = 256
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a client secret: SHA-256, hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _basic_credentials(value: str) -> tuple[str, str]:
+    """(client_id, secret) from a Basic credential: base64 of form-encoded ``id:secret``."""
+    try:
+        decoded = binascii.a2b_base64(value.strip().encode("ascii"), strict_mode=True)
+        text = decoded.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidClient("the Basic credentials are not valid base64 of id:secret") from None
+    client_id, colon, secret = text.partition(":")
+    if not colon:
+        raise InvalidClient("the Basic credentials are not valid base64 of id:secret")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+class ClientAuthenticator:
+    """Authenticates the client of a token request against the stored clients."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._audiences = frozenset((settings.issuer, settings.token_endpoint))
+        self._validators: dict[str, Callable[[Any], bool]] = {
+            "aud": lambda aud: isinstance(aud, str)
+        }
+        self._keysets: dict[tuple[str, str], tessera.KeySet] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, conn: Connection, form: Form, authorization: str | None) -> ClientRecord:
+        """The authenticated client of this request.
+
+        Raises:
+            InvalidRequest: more than one method, or a malformed request.
+            InvalidClient: no credentials, unknown client, wrong secret, bad assertion.
+        """
+        methods = []
+        if authorization is not None:
+            methods.append("client_secret_basic")
+        if "client_secret" in form:
+            methods.append("client_secret_post")
+        if "client_assertion" in form or "client_assertion_type" in form:
+            methods.append("private_key_jwt")
+        if len(methods) > 1:
+            raise InvalidRequest("use exactly one client authentication method")
+        if not methods:
+            raise InvalidClient("client authentication is required")
+        if methods[0] == "private_key_jwt":
+            return self._private_key_jwt(conn, form)
+        if authorization is None:
+            client_id = form.get("client_id") or ""
+            return self._secret(conn, client_id, form.params["client_secret"], methods[0])
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise InvalidClient("use HTTP Basic authentication at the token endpoint")
+        client_id, secret = _basic_credentials(credentials)
+        named = form.get("client_id")
+        if named is not None and named != client_id:
+            raise InvalidRequest("client_id does not match the authenticated client")
+        return self._secret(conn, client_id, secret, methods[0])
+
+    def _secret(self, conn: Connection, client_id: str, secret: str, method: str) -> ClientRecord:
+        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
+        usable = (
+            record is not None and record.secret_hash is not None and method in record.auth_methods
+        )
+        expected = record.secret_hash if usable and record and record.secret_hash else _DUMMY_HASH
+        matches = hmac.compare_digest(hash_secret(secret), expected)
+        if not (matches and usable and record is not None):
+            raise InvalidClient(_FAILED)
+        return record
+
+    def _private_key_jwt(self, conn: Connection, form: Form) -> ClientRecord:
+        assertion_type = form.get("client_assertion_type")
+        assertion = form.get("client_assertion")
+        if assertion_type is None or assertion is None:
+            raise InvalidRequest("client_assertion and client_assertion_type go together")
+        if assertion_type != ASSERTION_TYPE:
+            raise InvalidClient(f"client_assertion_type must be {ASSERTION_TYPE}")
+        try:
+            header, unverified = tessera.decode_unverified(assertion)
+        except tessera.InvalidToken:
+            raise InvalidClient("the client assertion is not a well-formed JWT") from None
+        client_id = unverified.get("sub")
+        if not isinstance(client_id, str) or unverified.get("iss") != client_id:
+            raise InvalidClient("the client assertion's iss and sub must both be the client_id")
+        named = form.get("client_id")
+        if named is not None and named != client_id:
+            raise InvalidClient("client_id does not match the client assertion")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or _media(typ) not in _ASSERTION_TYPES):
+            raise InvalidClient(
+                "the client assertion's typ must be JWT or client-authentication+jwt"
+            )
+        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
+        if record is None or record.jwks is None or "private_key_jwt" not in record.auth_methods:
+            raise InvalidClient(_FAILED)
+        now = self.clock()
+        claims = self._verify(assertion, record, now)
+        if claims["exp"] - now > self.settings.assertion_max_lifetime:
+            raise InvalidClient(
+                "the client assertion must expire within "
+                f"{self.settings.assertion_max_lifetime} seconds"
+            )
+        jti = claims["jti"]
+        if not 0 < len(jti) <= 255:
+            raise InvalidClient("the client assertion's jti must have 1 to 255 characters")
+        if not assertions.record_once(conn, client_id, jti, float(claims["exp"])):
+            raise InvalidClient("the client assertion was already used (jti replay)")
+        return record
+
+    def _verify(self, assertion: str, record: ClientRecord, now: float) -> dict[str, Any]:
+        keyset = self._keyset(record.client_id, record.jwks or "")
+        try:
+            return tessera.decode(
+                assertion,
+                keyset,
+                algorithms=ASSERTION_ALGORITHMS,
+                issuer=record.client_id,
+                subject=record.client_id,
+                audience=self._audiences,
+                require=("iss", "sub", "aud", "exp", "jti"),
+                now=now,
+                leeway=5,
+                validators=self._validators,
+            )
+        except tessera.InvalidAudienceError:
+            raise InvalidClient(
+                "the client assertion's aud must be one string: the issuer identifier or "
+                "the token endpoint URL"
+            ) from None
+        except tessera.ClaimError as exc:
+            if exc.claim == "aud":
+                raise InvalidClient(
+                    "the client assertion's aud must be one string: the issuer identifier or "
+                    "the token endpoint URL"
+                ) from None
+            raise InvalidClient(f"the client assertion is invalid: {exc}") from None
+        except (
+            tessera.SignatureError,
+            tessera.KeyNotFoundError,
+            tessera.AlgorithmNotAllowedError,
+        ):
+            raise InvalidClient(
+                "the client assertion's signature does not verify with the client's keys"
+            ) from None
+        except tessera.InvalidToken as exc:
+            raise InvalidClient(f"the client assertion is invalid: {exc}") from None
+
+    def _keyset(self, client_id: str, jwks: str) -> tessera.KeySet:
+        """The client's registered keys, parsed once per JWKS version."""
+        cache_key = (client_id, jwks)
+        keyset = self._keysets.get(cache_key)
+        if keyset is None:
+            try:
+                keyset = tessera.KeySet.from_jwks(jwks, skip_invalid=True)
+            except tessera.InvalidKey:
+                raise InvalidClient(_FAILED) from None
+            with self._lock:
+                if len(self._keysets) >= _JWKS_CACHE_SIZE:
+                    self._keysets.clear()
+                self._keysets[cache_key] = keyset
+        return keyset
+
+
+def _media(typ: str) -> str:
+    lowered = typ.lower()
+    return lowered[12:] if lowered.startswith("application/") else lowered

@@ -1,0 +1,282 @@
+"""Server settings: defaults, then ``tessera.toml`` (``[server]``), then ``TESSERA_*``, then flags.
+
+Durations are seconds or a number with a unit (``90s``, ``15m``, ``12h``, ``30d``). Unknown
+keys and bad values are refused with a message naming them, so a typo never falls back to a
+default silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tessera.server.errors import ServerConfigError
+
+__all__ = [
+    "SIGNING_ALGORITHMS",
+    "Settings",
+    "database_url",
+    "load_settings",
+    "parse_duration",
+]
+
+SIGNING_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+"""Algorithms the server may sign access tokens with (RFC 9068 sec. 2.1 forbids ``none``)."""
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_ENV_PREFIX = "TESSERA_"
+
+
+def parse_duration(value: object, name: str) -> int:
+    """Seconds from an int or a string such as ``"15m"``.
+
+    Raises:
+        ServerConfigError: not a positive whole number of seconds.
+    """
+    if isinstance(value, bool):
+        raise ServerConfigError(f"{name} must be a duration such as 600, '10m' or '30d'")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    else:
+        raise ServerConfigError(f"{name} must be a duration such as 600, '10m' or '30d'")
+    if seconds <= 0:
+        raise ServerConfigError(f"{name} must be positive")
+    return seconds
+
+
+def database_url(value: str) -> str:
+    """A SQLAlchemy URL from what a person types: a URL or a bare SQLite file path."""
+    if "://" not in value:
+        return f"sqlite:///{value}"
+    scheme, rest = value.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme not in ("sqlite", "postgresql+psycopg"):
+        raise ServerConfigError(
+            "database must be a SQLite path, sqlite:///FILE or postgresql://USER@HOST/NAME"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server needs to run; times in seconds."""
+
+    issuer: str = ""
+    """The issuer identifier (RFC 8414 sec. 2); defaults to ``http://HOST:PORT``."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database: str = "sqlite:///tessera.db"
+    token_lifetime: int = 600
+    """Lifetime of access tokens (``expires_in``)."""
+    signing_alg: str = "ES256"
+    rotation_period: int = 30 * 86400
+    """How long one key signs before the next one takes over."""
+    jwks_max_age: int = 900
+    """``Cache-Control: max-age`` of /jwks.json; new keys are published this long before use."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins allowed by CORS (browsers fetching metadata, JWKS or tokens)."""
+    default_audience: tuple[str, ...] = ()
+    """``aud`` for clients registered without an audience of their own."""
+    kek_file: str = "tessera.kek"
+    """File holding the key-encryption key (created 0600); ``TESSERA_KEK`` takes precedence."""
+    kek: str | None = dataclasses.field(default=None, repr=False)
+    """The key-encryption key itself (base64url of 32 bytes), from ``TESSERA_KEK`` only."""
+    max_body_size: int = 16384
+    """Largest request body accepted, in bytes."""
+    assertion_max_lifetime: int = 300
+    """Longest ``exp - now`` accepted for a private_key_jwt client assertion."""
+    key_cache_ttl: float = 2.0
+    """How often a replica re-reads the key table (rotations by others are seen this fast)."""
+    maintenance_interval: float = 30.0
+    debugger: bool = True
+    """Serve the token debugger page at ``/debugger`` (it verifies against this server's keys)."""
+    """How often a replica checks the rotation schedule and purges used assertion ids."""
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint URL (under the issuer's path)."""
+        return self.issuer + "/token"
+
+    @property
+    def jwks_uri(self) -> str:
+        """The JWK Set URL."""
+        return self.issuer + "/jwks.json"
+
+    @property
+    def metadata_url(self) -> str:
+        """The RFC 8414 sec. 3 metadata URL: the well-known segment goes before the path."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
+
+    @property
+    def issuer_path(self) -> str:
+        """The path part of the issuer ('' for a bare origin)."""
+        return urlsplit(self.issuer).path
+
+    @property
+    def pending_period(self) -> int:
+        """How long a new key is published before it signs: one JWKS cache period + skew."""
+        return self.jwks_max_age + CLOCK_SKEW
+
+    @property
+    def retired_period(self) -> int:
+        """How long a retired key stays published: every token it signed must have expired."""
+        return self.token_lifetime + CLOCK_SKEW
+
+
+CLOCK_SKEW = 30
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+"""Seconds added to the publication periods for clocks that differ between machines."""
+
+_FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+_DURATIONS = {"token_lifetime", "rotation_period", "jwks_max_age", "assertion_max_lifetime"}
+_FLOATS = {"key_cache_ttl", "maintenance_interval"}
+_INTS = {"port", "max_body_size"}
+_LISTS = {"allowed_origins", "default_audience"}
+_BOOLS = {"debugger"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+_NOT_IN_FILE = {"kek"}  # a secret belongs in the environment or its own 0600 file
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _DURATIONS:
+        return parse_duration(value, name)
+    if name in _INTS:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ServerConfigError(f"{name} must be a positive whole number")
+        return value
+    if name in _FLOATS:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ServerConfigError(f"{name} must be a number of seconds") from None
+        if isinstance(value, bool) or not number > 0:
+            raise ServerConfigError(f"{name} must be a positive number of seconds")
+        return number
+    if name in _BOOLS:
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            value = value.strip().lower() in _TRUE
+        if not isinstance(value, bool):
+            raise ServerConfigError(f"{name} must be true or false")
+        return value
+    if name in _LISTS:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ServerConfigError(f"{name} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ServerConfigError(f"{name} must be a string")
+    return value
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise ServerConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ServerConfigError(f"{path} is not valid TOML: {exc}") from None
+    section = document.get("server", {})
+    if not isinstance(section, dict):
+        raise ServerConfigError(f"{path}: [server] must be a table")
+    for name in section:
+        if name not in _FIELDS or name in _NOT_IN_FILE:
+            raise ServerConfigError(f"{path}: unknown setting server.{name}")
+    return dict(section)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = env.get(_ENV_PREFIX + name.upper())
+        if value is not None and value != "":
+            found[name] = value
+    if "database" not in found and env.get("TESSERA_DATABASE_URL"):
+        found["database"] = env["TESSERA_DATABASE_URL"]
+    return found
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from defaults < the TOML file < ``TESSERA_*`` variables < ``overrides``.
+
+    ``config`` defaults to ``TESSERA_CONFIG`` or ``./tessera.toml`` when that file exists.
+    Overrides that are None are ignored (argparse leaves unset flags as None).
+
+    Raises:
+        ServerConfigError: unreadable file, unknown setting or bad value.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config if config is not None else env.get("TESSERA_CONFIG")
+    if path is not None:
+        values.update(_from_file(Path(path)))
+    elif Path("tessera.toml").is_file():
+        values.update(_from_file(Path("tessera.toml")))
+    values.update(_from_env(env))
+    for name, value in overrides.items():
+        if name not in _FIELDS:
+            raise ServerConfigError(f"unknown setting {name}")
+        if value is not None:
+            values[name] = value
+    settings = {name: _coerce(name, value) for name, value in values.items()}
+    if "database" in settings:
+        settings["database"] = database_url(settings["database"])
+    return _validated(Settings(**settings))
+
+
+def _validated(settings: Settings) -> Settings:
+    if settings.signing_alg not in SIGNING_ALGORITHMS:
+        raise ServerConfigError(f"signing_alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    issuer = settings.issuer or f"http://{_host_for_url(settings.host)}:{settings.port}"
+    parts = urlsplit(issuer)
+    local = parts.hostname in _LOOPBACK
+    if (
+        parts.scheme not in ("https", "http")
+        or (parts.scheme == "http" and not local)
+        or not parts.netloc
+        or "#" in issuer
+        or "?" in issuer
+    ):
+        # RFC 8414 sec. 2: an https URL with no query or fragment (http only on loopback).
+        raise ServerConfigError(
+            "issuer must be an https URL without query or fragment (http only for localhost)"
+        )
+    issuer = issuer.rstrip("/")
+    if settings.rotation_period < 2 * settings.pending_period:
+        raise ServerConfigError(
+            "rotation_period must be at least twice jwks_max_age + 30 s (a key is published "
+            "one cache period before it signs)"
+        )
+    if settings.token_lifetime > settings.rotation_period:
+        raise ServerConfigError("token_lifetime must not exceed rotation_period")
+    for origin in settings.allowed_origins:
+        if origin != "*" and not urlsplit(origin).netloc:
+            raise ServerConfigError(f"allowed_origins: {origin!r} is not an origin URL")
+    return dataclasses.replace(settings, issuer=issuer)
+
+
+def _host_for_url(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding to it
+        return "localhost"
+    return f"[{host}]" if ":" in host else host

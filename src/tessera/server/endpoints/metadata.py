@@ -1,0 +1,37 @@
+"""``GET /.well-known/oauth-authorization-server[/path]``: RFC 8414 server metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tessera.server.clientauth import ASSERTION_ALGORITHMS, AUTH_METHODS
+from tessera.server.config import Settings
+from tessera.server.endpoints._http import json_response
+from tessera.server.grants import GRANT_TYPES
+
+__all__ = ["metadata", "metadata_document"]
+
+
+def metadata_document(settings: Settings) -> dict[str, Any]:
+    """The metadata object (RFC 8414 sec. 2); ``issuer`` is exactly the configured issuer."""
+    return {
+        "issuer": settings.issuer,
+        "token_endpoint": settings.token_endpoint,
+        "jwks_uri": settings.jwks_uri,
+        "grant_types_supported": list(GRANT_TYPES),
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+    }
+
+
+async def metadata(request: Request) -> Response:
+    """Serve the metadata document."""
+    settings = request.app.state.context.settings
+    return json_response(
+        metadata_document(settings),
+        headers={"Cache-Control": f"public, max-age={settings.jwks_max_age}"},
+    )

@@ -1,0 +1,32 @@
+"""``POST /token`` (RFC 6749 sec. 3.2): a form in, a JSON token response out, never cached."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tessera.server.endpoints._http import NO_STORE, json_response, read_body
+from tessera.server.errors import InvalidRequest
+from tessera.server.form import check_content_type, parse_form
+
+__all__ = ["token"]
+
+
+async def token(request: Request) -> Response:
+    """Issue an access token, or answer with the RFC 6749 sec. 5.2 error."""
+    context = request.app.state.context
+    if request.scope.get("query_string"):
+        # RFC 6749 sec. 2.3.1/3.2: parameters (and credentials) belong in the body.
+        raise InvalidRequest("send the parameters in the request body, not in the URL")
+    check_content_type(request.headers.get("content-type"))
+    authorizations = request.headers.getlist("authorization")
+    if len(authorizations) > 1:
+        raise InvalidRequest("send one Authorization header")
+    body = await read_body(request, context.settings.max_body_size)
+    form = parse_form(body)
+    authorization = authorizations[0] if authorizations else None
+    # One primary-key lookup on a pooled connection (plus an insert for private_key_jwt)
+    # costs less than handing the request to a worker thread and back, so it runs here; the
+    # pool and connect timeouts bound how long a database outage can hold the loop.
+    result = context.token_endpoint.handle(form, authorization)
+    return json_response(result, headers=NO_STORE)

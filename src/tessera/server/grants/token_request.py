@@ -1,0 +1,53 @@
+"""The token endpoint's logic (RFC 6749 sec. 3.2): check the request, authenticate, grant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tessera.server.clientauth import ClientAuthenticator
+from tessera.server.config import Settings
+from tessera.server.errors import InvalidRequest, UnsupportedGrantType
+from tessera.server.form import Form
+from tessera.server.grants import client_credentials
+from tessera.server.keys import KeyManager
+from tessera.server.storage.database import Database
+
+__all__ = ["GRANT_TYPES", "TokenEndpoint"]
+
+GRANT_TYPES = (client_credentials.GRANT_TYPE,)
+"""Grant types this server supports (metadata ``grant_types_supported``)."""
+
+
+class TokenEndpoint:
+    """Turns a parsed token request into a token response; one database round trip for
+    secret clients (the client lookup), two for ``private_key_jwt`` (plus the ``jti``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        keys: KeyManager,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.keys = keys
+        self.clock = clock
+        self.authenticator = ClientAuthenticator(settings, clock)
+
+    def handle(self, form: Form, authorization: str | None) -> dict[str, Any]:
+        """The token response body.
+
+        Raises:
+            OAuthError: the RFC 6749 sec. 5.2 error to return.
+        """
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            raise InvalidRequest("the grant_type parameter is required")
+        if grant_type not in GRANT_TYPES:
+            raise UnsupportedGrantType("this server supports the client_credentials grant only")
+        with self.db.hot() as conn:
+            client = self.authenticator.authenticate(conn, form, authorization)
+        key = self.keys.signing_key()
+        return client_credentials.grant(client, form, self.settings, key, self.clock())

@@ -1,0 +1,1 @@
+"""Alembic migrations for the server schema, run programmatically (``tessera db upgrade``)."""

@@ -1,0 +1,157 @@
+"""Repository for registered clients."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
+
+from tessera.server.storage.schema import clients
+
+__all__ = [
+    "ClientRecord",
+    "delete_client",
+    "find",
+    "find_by_name_or_id",
+    "insert_client",
+    "list_all",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """A registered client as stored (the secret only as its SHA-256)."""
+
+    client_id: str
+    name: str
+    secret_hash: str | None
+    auth_methods: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    audiences: tuple[str, ...]
+    jwks: str | None
+    created_at: float
+    updated_at: float
+
+
+_COLUMNS = (
+    clients.c.client_id,
+    clients.c.name,
+    clients.c.secret_hash,
+    clients.c.auth_methods,
+    clients.c.grant_types,
+    clients.c.scopes,
+    clients.c.audiences,
+    clients.c.jwks,
+    clients.c.created_at,
+    clients.c.updated_at,
+)
+_BY_ID = select(*_COLUMNS).where(clients.c.client_id == bindparam("client_id"))
+
+
+def _record(row: tuple[object, ...]) -> ClientRecord:
+    client_id, name, secret_hash, methods, grants, scopes, audiences, jwks, created, updated = row
+    return ClientRecord(
+        client_id=str(client_id),
+        name=str(name),
+        secret_hash=secret_hash if isinstance(secret_hash, str) else None,
+        auth_methods=tuple(str(methods).split()),
+        grant_types=tuple(str(grants).split()),
+        scopes=tuple(str(scopes).split()),
+        audiences=tuple(json.loads(str(audiences))),
+        jwks=jwks if isinstance(jwks, str) else None,
+        created_at=float(created),  # type: ignore[arg-type]
+        updated_at=float(updated),  # type: ignore[arg-type]
+    )
+
+
+_DRIVER_SQL = {  # the columns of _COLUMNS, in order; the value is a bound parameter
+    "psycopg": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
+    "audiences, jwks, created_at, updated_at FROM clients WHERE client_id = %s",
+    "pysqlite": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
+    "audiences, jwks, created_at, updated_at FROM clients WHERE client_id = ?",
+}
+
+
+def find(conn: Connection, client_id: str) -> ClientRecord | None:
+    """The client with this id, or None: the token endpoint's one query.
+
+    It goes to the driver directly (a server-side prepared statement on PostgreSQL): the
+    SQLAlchemy layer would cost as much again as the round trip itself. Driver errors come
+    out as SQLAlchemy's, with the connection invalidated when it broke.
+    """
+    sql = _DRIVER_SQL.get(conn.dialect.driver)
+    if sql is None:
+        row = conn.execute(_BY_ID, {"client_id": client_id}).first()
+        return None if row is None else _record(tuple(row))
+    raw = conn.connection.dbapi_connection
+    if raw is None:
+        raise DBAPIError(sql, None, RuntimeError("connection closed"))
+    try:
+        cursor: Any = raw.cursor()
+        try:
+            if conn.dialect.driver == "psycopg":
+                cursor.execute(sql, (client_id,), prepare=True)
+            else:
+                cursor.execute(sql, (client_id,))
+            found = cursor.fetchone()
+        finally:
+            cursor.close()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        if conn.dialect.is_disconnect(exc, raw, cursor):
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, (client_id,), exc, conn.dialect.loaded_dbapi.Error) from exc
+    return None if found is None else _record(tuple(found))
+
+
+def find_by_name_or_id(conn: Connection, name_or_id: str) -> ClientRecord | None:
+    """The client whose id or name is ``name_or_id``."""
+    statement = select(*_COLUMNS).where(
+        or_(clients.c.client_id == name_or_id, clients.c.name == name_or_id)
+    )
+    rows = conn.execute(statement).all()
+    exact = [row for row in rows if row[0] == name_or_id] or rows
+    return _record(tuple(exact[0])) if exact else None
+
+
+def list_all(conn: Connection) -> list[ClientRecord]:
+    """Every client, by name."""
+    rows = conn.execute(select(*_COLUMNS).order_by(clients.c.name)).all()
+    return [_record(tuple(row)) for row in rows]
+
+
+def insert_client(conn: Connection, record: ClientRecord) -> None:
+    """Store a new client."""
+    conn.execute(
+        insert(clients).values(
+            client_id=record.client_id,
+            name=record.name,
+            secret_hash=record.secret_hash,
+            auth_methods=" ".join(record.auth_methods),
+            grant_types=" ".join(record.grant_types),
+            scopes=" ".join(record.scopes),
+            audiences=json.dumps(list(record.audiences)),
+            jwks=record.jwks,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+    )
+
+
+def set_secret_hash(conn: Connection, client_id: str, secret_hash: str, now: float) -> bool:
+    """Replace a client's secret; False when there is no such client."""
+    result = conn.execute(
+        update(clients)
+        .where(clients.c.client_id == client_id)
+        .values(secret_hash=secret_hash, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def delete_client(conn: Connection, client_id: str) -> bool:
+    """Remove a client; False when there was none."""
+    result = conn.execute(delete(clients).where(clients.c.client_id == client_id))
+    return bool(result.rowcount)
