@@ -7,7 +7,6 @@ no NaN or Infinity, numbers finite, nesting depth bounded.
 from __future__ import annotations
 
 import json
-import math
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
@@ -16,6 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_DEPTH", "dumps", "loads"]
 
 DEFAULT_MAX_DEPTH = 32
+
+
+_INFINITY = float("inf")
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def _constant(name: str) -> Any:
 
 def _float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
+    if not -_INFINITY < value < _INFINITY:  # also false for NaN; no math import at start-up
         raise ValueError("number out of range")
     return value
 
