@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv browser test lint typecheck pytest demo bench clean
+.PHONY: venv browser test lint typecheck pytest demo serve bench clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ test: lint typecheck pytest
 
 demo: venv
 	$(BIN)/python -m tessera._demo
+
+serve: venv
+	$(BIN)/python -m tessera._demo --serve
 
 bench: venv
 	$(BIN)/python bench/bench_core.py

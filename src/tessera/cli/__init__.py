@@ -8,10 +8,10 @@ stderr; ``--debug`` adds the traceback; ``--json`` makes stdout one JSON documen
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 __all__ = ["main"]

@@ -6,12 +6,12 @@ Colour follows https://no-color.org: ``NO_COLOR`` set to anything non-empty turn
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TextIO
 
 __all__ = ["Output", "use_color"]
@@ -59,28 +59,42 @@ class Output:
 
     def emit_json(self, value: Any) -> None:
         """Print ``value`` as indented JSON (the whole of stdout in ``--json`` mode)."""
-        self.stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        self.stream.write(_render(value, 0, _plain) + "\n")
 
     def render(self, value: Any, indent: int = 0) -> str:
-        """``value`` as indented JSON, coloured by type when colour is on."""
-        pad = "  " * (indent + 1)
-        if isinstance(value, dict):
-            if not value:
-                return "{}"
-            items = [
-                f"{pad}{self.paint(json.dumps(k, ensure_ascii=False), 'cyan')}: "
-                f"{self.render(v, indent + 1)}"
-                for k, v in value.items()
-            ]
-            return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
-        if isinstance(value, list):
-            if not value:
-                return "[]"
-            items = [pad + self.render(v, indent + 1) for v in value]
-            return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
-        text = json.dumps(value, ensure_ascii=False)
-        if isinstance(value, str):
-            return self.paint(text, "green")
-        if value is None or isinstance(value, bool):
-            return self.paint(text, "magenta")
-        return self.paint(text, "yellow")
+        """``value`` as JSON indented by two (as ``json.dumps(indent=2)``), coloured by type."""
+        return _render(value, indent, self.paint)
+
+
+def _plain(text: str, *_styles: str) -> str:
+    return text
+
+
+def _render(value: Any, indent: int, paint: Callable[..., str]) -> str:
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [
+            f"{pad}{paint(_scalar(k), 'cyan')}: {_render(v, indent + 1, paint)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        items = [pad + _render(v, indent + 1, paint) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    text = _scalar(value)
+    if isinstance(value, str):
+        return paint(text, "green")
+    if value is None or isinstance(value, bool):
+        return paint(text, "magenta")
+    return paint(text, "yellow")
+
+
+def _scalar(value: Any) -> str:
+    # Tessera's encoder rather than the json package, which would cost start-up time.
+    from tessera.jose import _json
+
+    return _json.dumps(value).decode("utf-8")

@@ -7,7 +7,6 @@ Relative values count from ``now``: ``--exp 15m`` is a quarter of an hour from n
 
 from __future__ import annotations
 
-import re
 import time
 
 from tessera.cli._errors import UsageError
@@ -33,6 +32,8 @@ def parse_duration(text: str, what: str = "duration") -> float:
     if value[:1] in ("+", "-"):
         sign = -1.0 if value[0] == "-" else 1.0
         value = value[1:]
+    import re  # here, not at the top: `tessera decode` never parses a duration
+
     if re.fullmatch(_NUMBER, value, re.ASCII):
         return sign * float(value)
     if re.fullmatch(_COMPOUND, value, re.ASCII):

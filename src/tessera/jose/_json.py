@@ -6,18 +6,16 @@ no NaN or Infinity, numbers finite, nesting depth bounded.
 
 from __future__ import annotations
 
-import json
-
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["DEFAULT_MAX_DEPTH", "dumps", "loads"]
 
 DEFAULT_MAX_DEPTH = 32
-
-
 _INFINITY = float("inf")
+_WHITESPACE = " \t\n\r"
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -38,36 +36,65 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
-_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-# JSONEncoder.encode builds a C encoder on every call; build it once. No markers dict: a shared
-# one is not cleared after an error, and a cycle then ends in RecursionError, handled below.
-_C_ENCODE = (
-    None
-    if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
-    else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None,
-        _ENCODER.default,
-        json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        False,
+def _not_json(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _Context:
+    """The settings CPython's C JSON scanner reads (what json.JSONDecoder would hold)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = staticmethod(_pairs)
+    parse_float = staticmethod(_float)
+    parse_int = int
+    parse_constant = staticmethod(_constant)
+
+
+def _build() -> tuple[Callable[[str, int], tuple[Any, int]], Callable[[Any, int], list[str]]]:
+    # The C accelerator directly: the json package would import re and enum, a sizeable part
+    # of `tessera decode`'s start-up. Pure Python falls back to the json package.
+    try:
+        import _json as accelerator
+    except ImportError:  # not CPython
+        import json
+
+        decoder = json.JSONDecoder(
+            object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float
+        )
+        encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return decoder.scan_once, lambda value, _level: list(encoder.iterencode(value))  # type: ignore[attr-defined]
+    scan = accelerator.make_scanner(_Context())  # type: ignore[arg-type]
+    # No markers dict: a shared one is not cleared after an error; a cycle then ends in
+    # RecursionError instead, which dumps() reports.
+    encode = accelerator.make_encoder(
+        None, _not_json, accelerator.encode_basestring, None, ":", ",", False, False, False
     )
-)
+    return scan, encode
+
+
+_SCAN, _ENCODE = _build()
 
 
 def _decode(text: str) -> Any:
-    # The C scanner directly skips decode()'s wrappers and whitespace scans; surrounding
-    # whitespace is rare but legal, so the full decoder handles whatever it does not consume.
+    """Parse one JSON value filling ``text`` (whitespace allowed around it, nothing else)."""
+    start = len(text) - len(text.lstrip(_WHITESPACE)) if text[:1] in _WHITESPACE else 0
     try:
-        value, end = _SCAN(text, 0)
+        value, end = _SCAN(text, start)
     except StopIteration:
-        return _DECODER.decode(text)
-    return value if end == len(text) else _DECODER.decode(text)
+        raise ValueError("invalid JSON") from None
+    except SystemError:
+        # CPython 3.11's scanner reports some errors through json.decoder, which it expects
+        # to be imported already: import it (error path only) and parse again for the error.
+        import json.decoder  # noqa: F401
+
+        try:
+            value, end = _SCAN(text, start)
+        except StopIteration:
+            raise ValueError("invalid JSON") from None
+    if end != len(text) and text[end:].strip(_WHITESPACE):
+        raise ValueError("extra data after the JSON value")
+    return value
 
 
 def _depth(text: str) -> int:
@@ -136,9 +163,7 @@ def dumps(value: Any) -> bytes:
         ValueError: NaN/Infinity or strings that are not valid Unicode.
         TypeError: a value JSON cannot represent.
     """
-    if _C_ENCODE is None:
-        return _ENCODER.encode(value).encode("utf-8")
     try:
-        return "".join(_C_ENCODE(value, 0)).encode("utf-8")
+        return "".join(_ENCODE(value, 0)).encode("utf-8")
     except RecursionError:
         raise ValueError("value is circular or nested too deeply") from None

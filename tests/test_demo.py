@@ -1,0 +1,192 @@
+"""`make demo` and `make serve` end to end: real subprocesses, the story's key lines, clean exit."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def demo() -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "tessera._demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(),
+    )
+    done.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
+    return done
+
+
+def _door_line(output: str, client: str, method: str, path: str) -> str:
+    pattern = rf"^\s+{client}\s+{method}\s+{re.escape(path)}\s+(GRANTED|DENIED)\s+(\d+)"
+    match = re.search(pattern, output, re.MULTILINE)
+    assert match, f"no line for {client} {method} {path}"
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def test_demo_exits_zero_and_says_everything_behaved(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "UNEXPECTED" not in demo.stdout
+    assert re.search(r"Everything behaved as told: \d+ checks passed", demo.stdout)
+
+
+def test_demo_finishes_within_twenty_seconds(demo: subprocess.CompletedProcess[str]) -> None:
+    assert demo.elapsed < 20, demo.elapsed  # type: ignore[attr-defined]
+
+
+def test_demo_registers_both_clients_with_the_real_cli(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    assert "$ tessera clients add lab-assistant --scope lab:enter --audience http" in demo.stdout
+    assert "$ tessera clients add vault-courier --scope vault:open --audience http" in demo.stdout
+
+
+@pytest.mark.parametrize(
+    ("client", "method", "path", "expected"),
+    [
+        ("lab-assistant", "GET", "/lobby", "GRANTED 200"),
+        ("lab-assistant", "GET", "/lab", "GRANTED 200"),
+        ("lab-assistant", "POST", "/vault", "DENIED 403"),
+        ("vault-courier", "GET", "/lobby", "GRANTED 200"),
+        ("vault-courier", "GET", "/lab", "DENIED 403"),
+        ("vault-courier", "POST", "/vault", "GRANTED 200"),
+    ],
+)
+def test_demo_grants_and_denies_each_door_by_scope(
+    demo: subprocess.CompletedProcess[str], client: str, method: str, path: str, expected: str
+) -> None:
+    assert _door_line(demo.stdout, client, method, path) == expected
+
+
+def test_demo_explains_a_denied_door_with_the_missing_scope(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    assert (
+        'insufficient_scope: the token lacks a scope this resource needs (needs scope="vault:open")'
+        in demo.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "unauthorized: a bearer token is required",
+        "invalid_token: the token's signature is invalid",
+        "invalid_token: the token has expired",
+        "invalid_token: the token is not meant for this resource",
+        "invalid_token: the token is not an access token (wrong typ header)",
+        "invalid_token: the token's issuer is not trusted here",
+    ],
+)
+def test_demo_refuses_bad_badges_with_their_reason(
+    demo: subprocess.CompletedProcess[str], reason: str
+) -> None:
+    assert f"DENIED  401  {reason}" in demo.stdout
+
+
+def test_demo_rotation_verifies_old_and_new_tokens_with_different_kids(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    assert "$ tessera keys rotate --now" in demo.stdout
+    new = re.search(r"new token\s+kid=(\S+)\s+GET /lab GRANTED 200", demo.stdout)
+    old = re.search(r"old token\s+kid=(\S+)\s+GET /lab GRANTED 200", demo.stdout)
+    assert new, demo.stdout
+    assert old, demo.stdout
+    assert new.group(1) != old.group(1)
+    assert "refetched the JWKS: 1 new fetch, 2 in all" in demo.stdout
+
+
+def test_demo_removes_its_folder_and_prints_no_colour_off_a_tty(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    folder = re.search(r"SQLite in (\S+?)\)", demo.stdout)
+    assert folder
+    assert not Path(folder.group(1)).exists()
+    assert "removed: yes" in demo.stdout
+    assert "\033[" not in demo.stdout
+
+
+def test_serve_keeps_both_running_until_stopped_then_cleans_up() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tessera._demo", "--serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "keys rotate --database" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(60), "".join(lines)
+        text = "".join(lines)
+        urls = dict(
+            re.findall(r"^\s+(API docs|JWKS|metadata|token debugger)\s+(\S+)", text, re.MULTILINE)
+        )
+        assert set(urls) == {"API docs", "JWKS", "metadata", "token debugger"}, text
+        for url in urls.values():
+            assert httpx.get(url, timeout=10).status_code == 200, url
+        client_id = re.search(r"lab-assistant\s+scope=lab:enter\s+client_id=(\S+)", text)
+        secret = re.search(r"client_secret=(\S+)", text)
+        assert client_id
+        assert secret
+        token_url = urls["metadata"].split("/.well-known")[0] + "/token"
+        reply = httpx.post(
+            token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(client_id.group(1), secret.group(1)),
+        )
+        assert reply.status_code == 200
+        api = urls["API docs"].removesuffix("/docs")
+        lab = httpx.get(
+            api + "/lab", headers={"Authorization": f"Bearer {reply.json()['access_token']}"}
+        )
+        assert lab.status_code == 200
+        folder = re.search(r"deletes (\S+?)\)", text)
+        assert folder
+        assert Path(folder.group(1)).exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)  # as Ctrl-C; SIGINT may be ignored in background jobs
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            raise
+        reader.join(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 0, "".join(lines)
+    assert not Path(folder.group(1)).exists()
