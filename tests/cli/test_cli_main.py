@@ -220,7 +220,7 @@ def test_completion_fish_completes(run: Runner, tmp_path: Path, line: str, expec
     assert expected in [row.split("\t")[0] for row in proc.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("command", ["serve", "db", "keys", "clients", "debugger"])
+@pytest.mark.parametrize("command", ["serve", "db", "keys", "clients", "users", "debugger"])
 def test_server_and_debugger_commands_plug_into_the_same_tree(run: Runner, command: str) -> None:
     assert command in run("--help").out
     result = run(command, "--help")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -129,6 +130,43 @@ class Client:
 
 
 @dataclass
+class User:
+    """A person who can sign in."""
+
+    username: str
+    password: str
+    user_id: str
+
+
+@dataclass
+class Pkce:
+    """A PKCE verifier and its S256 challenge."""
+
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> Pkce:
+        import base64
+        import hashlib
+
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
+
+
+_HIDDEN = re.compile(r'<input type=hidden name="([^"]*)" value="([^"]*)">')
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of the first form on a page."""
+    import html
+
+    form = page.split("</form>", 1)[0]
+    return {html.unescape(k): html.unescape(v) for k, v in _HIDDEN.findall(form)}
+
+
+@dataclass
 class RunningServer:
     """A real server in a thread; ``http`` is an httpx client pointed at it."""
 
@@ -154,6 +192,9 @@ class RunningServer:
         scope: str = "read:docs write:docs",
         audiences: Sequence[str] = ("https://api.example",),
         key: tessera.Key | None = None,
+        client_type: str = "confidential",
+        redirect_uris: Sequence[str] = (),
+        grant_types: Sequence[str] | None = None,
     ) -> Client:
         name = f"client-{secrets.token_hex(4)}"
         jwks = None
@@ -163,9 +204,25 @@ class RunningServer:
 
             jwks = json.dumps(jwks)
         created = registry.add_client(
-            self.db, name, scope=scope, audiences=audiences, jwks=jwks, now=self.clock()
+            self.db,
+            name,
+            scope=scope,
+            audiences=audiences,
+            jwks=jwks,
+            client_type=client_type,
+            redirect_uris=redirect_uris,
+            grant_types=grant_types,
+            now=self.clock(),
         )
         return Client(created.record.client_id, created.secret, name, key)
+
+    def add_user(self, password: str = "correct horse battery") -> User:
+        """A new user with a random name."""
+        from tessera.server import accounts
+
+        name = f"user-{secrets.token_hex(4)}"
+        record = accounts.add_user(self.db, name, password, now=self.clock())
+        return User(name, password, record.user_id)
 
     def assertion(
         self,
@@ -203,6 +260,73 @@ class RunningServer:
             }
             return self.http.post("/token", content=urlencode(data), headers=headers, **kwargs)
         return self.http.post("/token", data=data, **kwargs)
+
+
+class Browser:
+    """A person's browser, played with httpx: cookies kept, redirects not followed."""
+
+    def __init__(self, server: RunningServer | ServeProcess) -> None:
+        self.http = httpx.Client(base_url=server.url, timeout=10, follow_redirects=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self, params: dict[str, str]) -> httpx.Response:
+        """GET /authorize with ``params``."""
+        return self.http.get("/authorize", params=params)
+
+    def post(self, fields: dict[str, str], **extra: str) -> httpx.Response:
+        """POST the authorize form."""
+        return self.http.post("/authorize", data={**fields, **extra})
+
+    def sign_in(self, params: dict[str, str], user: User) -> httpx.Response:
+        """Open the request, sign in; the consent page."""
+        page = self.open(params)
+        assert page.status_code == 200, page.text
+        signed = self.post(hidden_fields(page.text), username=user.username, password=user.password)
+        assert signed.status_code == 303, signed.text
+        consent = self.http.get(signed.headers["location"])
+        assert consent.status_code == 200, consent.text
+        assert "decision" in consent.text
+        return consent
+
+    def authorize(self, params: dict[str, str], user: User, decision: str = "allow") -> str:
+        """Sign in and decide; the Location the browser is sent to."""
+        consent = self.sign_in(params, user)
+        answer = self.post(hidden_fields(consent.text), decision=decision)
+        assert answer.status_code == 303, answer.text
+        return str(answer.headers["location"])
+
+
+def auth_params(
+    client: Client, redirect_uri: str, pkce: Pkce, *, scope: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The parameters of an authorization request with PKCE S256."""
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "state": secrets.token_urlsafe(12),
+        "code_challenge": pkce.challenge,
+        "code_challenge_method": "S256",
+    }
+    if scope is not None:
+        params["scope"] = scope
+    params.update(extra)
+    return params
+
+
+def query_of(location: str) -> dict[str, str]:
+    """The query parameters of a redirect (each once)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
 
 
 @contextlib.contextmanager

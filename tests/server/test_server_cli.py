@@ -46,15 +46,15 @@ def test_defining_parsers_imports_no_web_or_sql_library() -> None:
 
 def test_help_lists_every_command() -> None:
     out = ok(cli("--help"))
-    for command in ("serve", "db", "keys", "clients"):
+    for command in ("serve", "db", "keys", "clients", "users"):
         assert command in out
     assert "rotate-secret" in ok(cli("clients", "--help"))
     assert "retire" in ok(cli("keys", "--help"))
 
 
 def test_db_upgrade_reports_revision(db: str, workdir: Path) -> None:
-    assert "revision 0001" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
-    assert "revision 0001" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0002" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0002" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
 
 
 def test_clients_lifecycle(db: str, workdir: Path) -> None:
@@ -129,6 +129,13 @@ def test_clients_add_with_jwks_stores_public_keys_only(db: str, workdir: Path) -
         (["--audience", "not a uri"], "audience"),
         (["--scope", 'bad"scope'], "scope"),
         (["--jwks", "/nonexistent.jwks"], "cannot read"),
+        (["--grant", "authorization_code"], "needs at least one --redirect-uri"),
+        (["--redirect-uri", "http://app.example/cb"], "must be https"),
+        (["--redirect-uri", "https://app.example/cb#frag"], "without a fragment"),
+        (["--redirect-uri", "/relative/cb"], "must be https"),
+        (["--type", "public", "--grant", "client_credentials"], "public client cannot"),
+        (["--type", "public"], "needs at least one --redirect-uri"),
+        (["--grant", "password"], "invalid choice"),
     ],
 )
 def test_clients_add_refuses_bad_input(db: str, args: list[str], message: str) -> None:
@@ -221,3 +228,64 @@ def test_unreachable_database_is_one_line_and_exit_2() -> None:
     assert result.returncode == 2
     assert "the database cannot be used" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_clients_add_public_and_code_clients(db: str, workdir: Path) -> None:
+    public = json.loads(
+        ok(
+            cli(
+                "clients",
+                "add",
+                "spa",
+                "--type",
+                "public",
+                "--scope",
+                "read:docs",
+                "--redirect-uri",
+                "http://127.0.0.1:5173/callback",
+                "--redirect-uri",
+                "com.example.app:/callback",
+                "--json",
+                "--database",
+                db,
+                cwd=workdir,
+            )
+        )
+    )
+    assert "client_secret" not in public
+    assert public["client_type"] == "public"
+    assert public["token_endpoint_auth_methods"] == ["none"]
+    assert public["grant_types"] == ["authorization_code", "refresh_token"]
+    assert public["redirect_uris"] == [
+        "http://127.0.0.1:5173/callback",
+        "com.example.app:/callback",
+    ]
+    rotate = cli("clients", "rotate-secret", "spa", "--database", db, cwd=workdir)
+    assert rotate.returncode == 2
+    assert "public client" in rotate.stderr
+    web = json.loads(
+        ok(
+            cli(
+                "clients",
+                "add",
+                "web",
+                "--scope",
+                "read:docs offline_access",
+                "--redirect-uri",
+                "https://app.example/callback",
+                "--grant",
+                "authorization_code",
+                "--grant",
+                "client_credentials",
+                "--json",
+                "--database",
+                db,
+                cwd=workdir,
+            )
+        )
+    )
+    assert web["client_type"] == "confidential"
+    assert len(web["client_secret"]) >= 43
+    assert web["grant_types"] == ["authorization_code", "client_credentials"]
+    human = ok(cli("clients", "show", "web", "--database", db, cwd=workdir))
+    assert "redirect uri:  https://app.example/callback" in human

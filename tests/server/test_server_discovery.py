@@ -54,19 +54,34 @@ def test_metadata_follows_rfc_8414(server: RunningServer) -> None:
     assert meta["issuer"] == server.url
     assert meta["token_endpoint"] == server.url + "/token"
     assert meta["jwks_uri"] == server.url + "/jwks.json"
-    assert meta["grant_types_supported"] == ["client_credentials"]
-    assert meta["response_types_supported"] == []
+    assert meta["grant_types_supported"] == [
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+    ]
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["authorization_endpoint"] == server.url + "/authorize"
+    assert meta["introspection_endpoint"] == server.url + "/introspect"
+    assert meta["revocation_endpoint"] == server.url + "/revoke"
+    assert meta["authorization_response_iss_parameter_supported"] is True
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "none",
     }
+    assert "none" not in meta["introspection_endpoint_auth_methods_supported"]
+    assert "none" in meta["revocation_endpoint_auth_methods_supported"]
     algs = meta["token_endpoint_auth_signing_alg_values_supported"]
     assert "none" not in algs
     assert not any(alg.startswith("HS") for alg in algs)
     # every URL it names answers
     assert server.http.get(meta["jwks_uri"]).status_code == 200
     assert server.http.get(meta["token_endpoint"]).status_code == 405
+    assert server.http.get(meta["introspection_endpoint"]).status_code == 405
+    assert server.http.get(meta["revocation_endpoint"]).status_code == 405
+    assert server.http.get(meta["authorization_endpoint"]).status_code == 400  # no client_id
 
 
 def test_health_reports_ok(server: RunningServer) -> None:

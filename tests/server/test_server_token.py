@@ -236,13 +236,20 @@ def test_rejects_missing_grant_type(server: RunningServer, client: Client) -> No
     error_of(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize(
-    "grant", ["password", "authorization_code", "refresh_token", "implicit", "CLIENT_CREDENTIALS"]
-)
+@pytest.mark.parametrize("grant", ["password", "implicit", "CLIENT_CREDENTIALS", "urn:x"])
 def test_rejects_other_grant_types(server: RunningServer, client: Client, grant: str) -> None:
     data = {"grant_type": grant}
     response = server.post_token(data, headers=basic(client.client_id, client.secret or ""))
     error_of(response, 400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
+def test_machine_client_may_not_use_the_people_grants(
+    server: RunningServer, client: Client, grant: str
+) -> None:
+    data = {"grant_type": grant, "code": "x", "refresh_token": "rt.x", "code_verifier": "v" * 43}
+    response = server.post_token(data, headers=basic(client.client_id, client.secret or ""))
+    error_of(response, 400, "unauthorized_client")
 
 
 def test_rejects_client_not_registered_for_grant_with_unauthorized_client(

@@ -1,6 +1,8 @@
-"""The Tessera authorization server (``tessera serve``): OAuth 2.0 client credentials with
-RFC 9068 JWT access tokens, client authentication by secret or ``private_key_jwt``, a JWK Set
-with key rotation, RFC 8414 metadata; SQLite or PostgreSQL.
+"""The Tessera authorization server (``tessera serve``): OAuth 2.0 client credentials and, for
+people, the authorization code grant with PKCE and rotating refresh tokens; RFC 9068 JWT access
+tokens, client authentication by secret, ``private_key_jwt`` or none (public clients),
+introspection and revocation, a JWK Set with key rotation, RFC 8414 metadata; SQLite or
+PostgreSQL.
 
 Importing this package is cheap: the app and its dependencies load on first use.
 

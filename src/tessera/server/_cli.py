@@ -26,6 +26,19 @@ examples:
   tessera clients add batch --scope read:docs --audience https://api.example --jwks batch.jwks
   tessera clients list
   tessera clients rotate-secret reports --json
+  tessera clients add web --scope "read:docs offline_access" --audience https://api.example \
+      --redirect-uri https://app.example/callback
+  tessera clients add spa --type public --scope read:docs --audience https://api.example \
+      --redirect-uri http://127.0.0.1:5173/callback
+"""
+
+_USERS_EPILOG = """\
+examples:
+  tessera users add alice                       # asks for the password twice
+  printf '%s\\n' "$PASSWORD" | tessera users add bob --password-stdin
+  tessera users list
+  tessera users set-password alice
+  tessera users remove bob
 """
 
 
@@ -45,7 +58,7 @@ def _json(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``serve``, ``db``, ``keys`` and ``clients`` to a ``tessera`` subparsers object."""
+    """Add ``serve``, ``db``, ``keys``, ``clients`` and ``users`` to a subparsers object."""
     serve = subparsers.add_parser(
         "serve",
         help="run the OAuth 2.0 authorization server",
@@ -122,6 +135,30 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     add.add_argument(
         "--jwks", metavar="FILE", help="public JWK Set: the client uses private_key_jwt"
     )
+    add.add_argument(
+        "--type",
+        dest="client_type",
+        choices=("confidential", "public"),
+        default="confidential",
+        help="public: no secret (browser or mobile app; PKCE only); default confidential",
+    )
+    add.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        dest="redirect_uris",
+        help="where /authorize may send the code (repeatable; matched exactly)",
+    )
+    add.add_argument(
+        "--grant",
+        action="append",
+        metavar="TYPE",
+        dest="grant_types",
+        choices=("client_credentials", "authorization_code", "refresh_token"),
+        help="allowed grant (repeatable); default authorization_code + refresh_token with "
+        "--redirect-uri or --type public, else client_credentials",
+    )
     add.set_defaults(server_command="clients add", handler=_handler)
     for name, help_text in (
         ("list", "every client"),
@@ -135,6 +172,35 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         if name != "list":
             child.add_argument("client", metavar="NAME_OR_ID")
         child.set_defaults(server_command=f"clients {name}", handler=_handler)
+    _add_users(subparsers)
+
+
+def _add_users(subparsers: argparse._SubParsersAction[Any]) -> None:
+    users = subparsers.add_parser(
+        "users",
+        help="people who sign in at /authorize",
+        epilog=_USERS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    users_sub = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    for name, help_text in (
+        ("add", "create a user (password hashed with argon2id)"),
+        ("list", "every user"),
+        ("remove", "delete a user"),
+        ("set-password", "replace a user's password"),
+    ):
+        child = users_sub.add_parser(name, help=help_text)
+        _common(child)
+        _json(child)
+        if name != "list":
+            child.add_argument("username", metavar="NAME")
+        if name in ("add", "set-password"):
+            child.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the password from the first line of stdin (else prompt twice)",
+            )
+        child.set_defaults(server_command=f"users {name}", handler=_handler)
 
 
 def _handler(args: argparse.Namespace, _out: object = None) -> int:

@@ -198,11 +198,14 @@ def _show_client(view: dict[str, Any], secret: str | None = None) -> None:
     lines = [
         f"client_id:     {view['client_id']}",
         f"name:          {view['name']}",
+        f"type:          {view['client_type']}",
         f"auth methods:  {' '.join(view['token_endpoint_auth_methods'])}",
         f"grant types:   {' '.join(view['grant_types'])}",
         f"scope:         {view['scope'] or '-'}",
         f"audiences:     {' '.join(view['audiences']) or '-'}",
     ]
+    for uri in view["redirect_uris"]:
+        lines.append(f"redirect uri:  {uri}")
     if "jwks" in view:
         kids = [str(key.get("kid", "?")) for key in view["jwks"]["keys"]]
         lines.append(f"keys:          {' '.join(kids)}")
@@ -230,6 +233,9 @@ def _clients_add(args: argparse.Namespace) -> int:
             scope=args.scope,
             audiences=args.audience,
             jwks=jwks,
+            grant_types=args.grant_types,
+            client_type=args.client_type,
+            redirect_uris=args.redirect_uris,
             now=time.time(),
         )
         view = registry.describe(created.record)
@@ -309,6 +315,100 @@ def _clients_rotate_secret(args: argparse.Namespace) -> int:
     return _with_db(args, action)
 
 
+# -- users ----------------------------------------------------------------------------------
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if password.endswith("\r"):
+            password = password[:-1]
+        if not password:
+            raise AdminError("no password on stdin")
+        return password
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise AdminError("stdin is not a terminal: use --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise AdminError("the passwords differ")
+    return first
+
+
+def _user_view(record: Any) -> dict[str, Any]:
+    return {
+        "user_id": record.user_id,
+        "username": record.username,
+        "created_at": int(record.created_at),
+        "updated_at": int(record.updated_at),
+    }
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    password = _read_password(args)
+
+    def action(db: Database, _settings: Settings) -> int:
+        record = accounts.add_user(db, args.username, password, now=time.time())
+        if args.json:
+            _print(_user_view(record))
+        else:
+            sys.stdout.write(f"added user {record.username} (sub {record.user_id})\n")
+        return 0
+
+    return _with_db(args, action)
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    def action(db: Database, _settings: Settings) -> int:
+        views = [_user_view(record) for record in accounts.list_users(db)]
+        if args.json:
+            _print({"users": views})
+        elif not views:
+            sys.stdout.write("no users: add one with `tessera users add NAME`\n")
+        else:
+            for view in views:
+                sys.stdout.write(f"{view['username']}  (sub {view['user_id']})\n")
+        return 0
+
+    return _with_db(args, action)
+
+
+def _users_remove(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    def action(db: Database, _settings: Settings) -> int:
+        record = accounts.remove_user(db, args.username)
+        if args.json:
+            _print({"removed": record.username, "user_id": record.user_id})
+        else:
+            sys.stdout.write(f"removed user {record.username}\n")
+        return 0
+
+    return _with_db(args, action)
+
+
+def _users_set_password(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    password = _read_password(args)
+
+    def action(db: Database, _settings: Settings) -> int:
+        record = accounts.set_password(db, args.username, password, now=time.time())
+        if args.json:
+            _print(_user_view(record))
+        else:
+            sys.stdout.write(f"password of {record.username} changed\n")
+        return 0
+
+    return _with_db(args, action)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _serve,
     "db upgrade": _db_upgrade,
@@ -320,4 +420,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "clients show": _clients_show,
     "clients remove": _clients_remove,
     "clients rotate-secret": _clients_rotate_secret,
+    "users add": _users_add,
+    "users list": _users_list,
+    "users remove": _users_remove,
+    "users set-password": _users_set_password,
 }

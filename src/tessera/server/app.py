@@ -30,17 +30,20 @@ from starlette.types import ASGIApp
 
 from tessera.server.config import Settings
 from tessera.server.endpoints._http import json_response, oauth_error_response
+from tessera.server.endpoints.authorize import authorize, stylesheet
 from tessera.server.endpoints.health import health
 from tessera.server.endpoints.jwks import jwks
 from tessera.server.endpoints.metadata import metadata
 from tessera.server.endpoints.token import token
+from tessera.server.endpoints.tokeninfo import introspect, revoke
 from tessera.server.errors import InvalidRequest, OAuthError
 from tessera.server.grants import TokenEndpoint
 from tessera.server.kek import KEK
 from tessera.server.keys import KeyManager
 from tessera.server.middleware import ErrorMiddleware
-from tessera.server.storage import assertions
+from tessera.server.storage import assertions, grants, sessions, throttle
 from tessera.server.storage.database import Database
+from tessera.server.tokeninfo import TokenInfo
 
 __all__ = ["SETTINGS_ENV", "Context", "create_app", "from_environment"]
 
@@ -58,6 +61,7 @@ class Context:
     db: Database
     keys: KeyManager
     token_endpoint: TokenEndpoint
+    token_info: TokenInfo
     clock: Callable[[], float]
 
     def healthy(self) -> bool:
@@ -72,11 +76,16 @@ class Context:
         return True
 
     def maintain(self) -> None:
-        """Apply the key schedule and forget expired assertion ids."""
+        """Apply the key schedule; forget expired assertion ids, sessions, codes, tokens and
+        old sign-in failures."""
         for event in self.keys.maintain():
             logger.info("keys: %s", event)
+        now = self.clock()
         with self.db.write() as conn:
-            assertions.purge_expired(conn, self.clock())
+            assertions.purge_expired(conn, now)
+            sessions.purge_expired(conn, now)
+            grants.purge_expired(conn, now)
+            throttle.purge_stale(conn, now - self.settings.login_window)
 
 
 async def _maintenance_loop(context: Context) -> None:
@@ -145,6 +154,7 @@ def create_app(
         db=database,
         keys=keys,
         token_endpoint=TokenEndpoint(settings, database, keys, clock),
+        token_info=TokenInfo(settings, database, keys, clock),
         clock=clock,
     )
 
@@ -168,6 +178,10 @@ def create_app(
     prefix = settings.issuer_path
     routes: list[BaseRoute] = [
         Route(prefix + "/token", token, methods=["POST"]),
+        Route(prefix + "/authorize", authorize, methods=["GET", "POST"]),
+        Route(prefix + "/introspect", introspect, methods=["POST"]),
+        Route(prefix + "/revoke", revoke, methods=["POST"]),
+        Route(prefix + "/static/tessera.css", stylesheet, methods=["GET"]),
         Route(prefix + "/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
         Route(prefix + "/healthz", health, methods=["GET"]),

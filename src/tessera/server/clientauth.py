@@ -52,7 +52,8 @@ ASSERTION_ALGORITHMS = (
     "Ed25519",
 )
 """Signature algorithms accepted on client assertions: asymmetric only."""
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+"""Token endpoint authentication methods; ``none`` is for public clients (RFC 7591 sec. 2)."""
 _ASSERTION_TYPES = ("jwt", "client-authentication+jwt")  # RFC 7523bis explicit typing
 _CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,64}\Z")  # RFC 6749 appendix A.1: VSCHAR
 _FAILED = "client authentication failed"
@@ -91,8 +92,16 @@ class ClientAuthenticator:
         self._keysets: dict[tuple[str, str], tessera.KeySet] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, conn: Connection, form: Form, authorization: str | None) -> ClientRecord:
-        """The authenticated client of this request.
+    def authenticate(
+        self,
+        conn: Connection,
+        form: Form,
+        authorization: str | None,
+        *,
+        allow_public: bool = False,
+    ) -> ClientRecord:
+        """The authenticated client of this request; with ``allow_public``, a public client
+        named by ``client_id`` alone (``none``: its proof is PKCE or the token it holds).
 
         Raises:
             InvalidRequest: more than one method, or a malformed request.
@@ -108,6 +117,8 @@ class ClientAuthenticator:
         if len(methods) > 1:
             raise InvalidRequest("use exactly one client authentication method")
         if not methods:
+            if allow_public and form.get("client_id") is not None:
+                return self._public(conn, form.params["client_id"])
             raise InvalidClient("client authentication is required")
         if methods[0] == "private_key_jwt":
             return self._private_key_jwt(conn, form)
@@ -122,6 +133,12 @@ class ClientAuthenticator:
         if named is not None and named != client_id:
             raise InvalidRequest("client_id does not match the authenticated client")
         return self._secret(conn, client_id, secret, methods[0])
+
+    def _public(self, conn: Connection, client_id: str) -> ClientRecord:
+        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
+        if record is None or not record.is_public:
+            raise InvalidClient("client authentication is required")
+        return record
 
     def _secret(self, conn: Connection, client_id: str, secret: str, method: str) -> ClientRecord:
         record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None

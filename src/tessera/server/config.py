@@ -98,14 +98,47 @@ class Settings:
     key_cache_ttl: float = 2.0
     """How often a replica re-reads the key table (rotations by others are seen this fast)."""
     maintenance_interval: float = 30.0
+    """How often a replica checks the rotation schedule and purges used assertion ids."""
     debugger: bool = True
     """Serve the token debugger page at ``/debugger`` (it verifies against this server's keys)."""
-    """How often a replica checks the rotation schedule and purges used assertion ids."""
+    code_lifetime: int = 60
+    """Lifetime of authorization codes (RFC 6749 sec. 4.1.2 recommends at most 10 minutes)."""
+    refresh_token_lifetime: int = 30 * 86400
+    """Lifetime of each refresh token; every use rotates it and starts a new one."""
+    session_lifetime: int = 12 * 3600
+    """How long a person stays signed in at the authorization endpoint."""
+    login_free_failures: int = 5
+    """Failed sign-ins allowed per user and per address before each further one locks."""
+    login_lock: int = 30
+    """The first lock after the free failures; it doubles with each further failure."""
+    login_window: int = 900
+    """Failures older than this are forgotten; also the longest lock."""
 
     @property
     def token_endpoint(self) -> str:
         """The token endpoint URL (under the issuer's path)."""
         return self.issuer + "/token"
+
+    @property
+    def authorization_endpoint(self) -> str:
+        """The authorization endpoint URL (RFC 6749 sec. 3.1)."""
+        return self.issuer + "/authorize"
+
+    @property
+    def introspection_endpoint(self) -> str:
+        """The introspection endpoint URL (RFC 7662)."""
+        return self.issuer + "/introspect"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        """The revocation endpoint URL (RFC 7009)."""
+        return self.issuer + "/revoke"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies carry ``Secure`` unless the issuer is on loopback over http."""
+        parts = urlsplit(self.issuer)
+        return not (parts.scheme == "http" and parts.hostname in _LOOPBACK)
 
     @property
     def jwks_uri(self) -> str:
@@ -139,9 +172,19 @@ _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 """Seconds added to the publication periods for clocks that differ between machines."""
 
 _FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
-_DURATIONS = {"token_lifetime", "rotation_period", "jwks_max_age", "assertion_max_lifetime"}
+_DURATIONS = {
+    "token_lifetime",
+    "rotation_period",
+    "jwks_max_age",
+    "assertion_max_lifetime",
+    "code_lifetime",
+    "refresh_token_lifetime",
+    "session_lifetime",
+    "login_lock",
+    "login_window",
+}
 _FLOATS = {"key_cache_ttl", "maintenance_interval"}
-_INTS = {"port", "max_body_size"}
+_INTS = {"port", "max_body_size", "login_free_failures"}
 _LISTS = {"allowed_origins", "default_audience"}
 _BOOLS = {"debugger"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

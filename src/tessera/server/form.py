@@ -27,6 +27,12 @@ KNOWN = frozenset(
         "client_assertion",
         "client_assertion_type",
         "audience",
+        "code",
+        "code_verifier",
+        "redirect_uri",
+        "refresh_token",
+        "token",
+        "token_type_hint",
     }
 )
 """Parameter names an error message may repeat back."""

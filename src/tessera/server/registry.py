@@ -28,17 +28,22 @@ from tessera.server.storage.clients import ClientRecord
 from tessera.server.storage.database import Database
 
 __all__ = [
+    "CLIENT_TYPES",
     "NewClient",
     "add_client",
     "describe",
     "get_client",
     "list_clients",
+    "new_id",
     "remove_client",
     "rotate_secret",
 ]
 
 _NAME = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,199}\Z")
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_TYPES = ("confidential", "public")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+\Z")  # RFC 8252 sec. 7.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +54,51 @@ class NewClient:
     secret: str | None
 
 
+def new_id() -> str:
+    """128 random bits, base64url, never starting with ``-`` (a command line reads that as an
+    option: ``tessera clients show -abc`` would fail)."""
+    while True:
+        value = secrets.token_urlsafe(16)
+        if not value.startswith("-"):
+            return value
+
+
 def _check_audiences(audiences: Iterable[str]) -> tuple[str, ...]:
     checked = []
     for audience in audiences:
         if not urlsplit(audience).scheme or "#" in audience or any(c.isspace() for c in audience):
             raise AdminError(f"audience {audience!r} must be an absolute URI without a fragment")
         checked.append(audience)
+    return tuple(dict.fromkeys(checked))
+
+
+def _check_redirect_uris(uris: Iterable[str]) -> tuple[str, ...]:
+    """Absolute URIs without fragment: https, http on loopback, or a private-use scheme
+    (RFC 8252 sec. 7.1, reverse domain name); compared later as exact strings."""
+    checked = []
+    for uri in uris:
+        parts = urlsplit(uri)
+        try:
+            host = parts.hostname
+        except ValueError:
+            host = None
+        allowed = (
+            (parts.scheme == "https" and host)
+            or (parts.scheme == "http" and host in _LOOPBACK)
+            or _PRIVATE_SCHEME.match(parts.scheme)
+        )
+        if (
+            not allowed
+            or "#" in uri
+            or "@" in parts.netloc
+            or any(c.isspace() or ord(c) < 0x21 or ord(c) > 0x7E for c in uri)
+            or len(uri) > 2000
+        ):
+            raise AdminError(
+                f"redirect URI {uri!r} must be https, http on localhost or a private-use "
+                "scheme (com.example.app:/cb), without a fragment"
+            )
+        checked.append(uri)
     return tuple(dict.fromkeys(checked))
 
 
@@ -88,31 +132,62 @@ def add_client(
     scope: str,
     audiences: Sequence[str] = (),
     jwks: str | None = None,
-    grant_types: Sequence[str] = GRANT_TYPES,
+    grant_types: Sequence[str] | None = None,
+    client_type: str = "confidential",
+    redirect_uris: Sequence[str] = (),
     now: float,
 ) -> NewClient:
-    """Register a client: a secret client, or a ``private_key_jwt`` one when ``jwks`` is given.
+    """Register a client: a secret client, a ``private_key_jwt`` one when ``jwks`` is given,
+    or a public one (no credentials: PKCE and the tokens it holds are its only proof).
+
+    Without ``grant_types``, a client with redirect URIs (or a public one) gets
+    ``authorization_code`` and ``refresh_token``, any other ``client_credentials``.
 
     Raises:
-        AdminError: bad name, scope, audience or JWK Set, unknown grant, or a duplicate name.
+        AdminError: bad name, scope, audience, redirect URI or JWK Set, unknown or
+            inconsistent grant, or a duplicate name.
     """
     if not _NAME.match(name):
         raise AdminError("a client name is 1-200 printable ASCII characters")
+    if client_type not in CLIENT_TYPES:
+        raise AdminError("a client type is confidential or public")
+    public = client_type == "public"
+    redirects = _check_redirect_uris(redirect_uris)
+    if grant_types is None:
+        personal = public or bool(redirects)
+        grant_types = ("authorization_code", "refresh_token") if personal else GRANT_TYPES[:1]
+    grant_types = tuple(dict.fromkeys(grant_types))
     unknown = [g for g in grant_types if g not in GRANT_TYPES]
     if unknown:
         raise AdminError(f"unsupported grant type {unknown[0]!r}")
-    secret = None if jwks is not None else secrets.token_urlsafe(32)
+    if not grant_types:
+        raise AdminError("a client needs at least one grant type")
+    if "authorization_code" in grant_types and not redirects:
+        raise AdminError("the authorization_code grant needs at least one --redirect-uri")
+    if public and "client_credentials" in grant_types:
+        raise AdminError("a public client cannot use client_credentials (it has no credentials)")
+    if public and jwks is not None:
+        raise AdminError("a public client has no keys; drop --jwks or make it confidential")
+    secret = None if jwks is not None or public else secrets.token_urlsafe(32)
+    if public:
+        methods: tuple[str, ...] = ("none",)
+    elif secret is not None:
+        methods = _SECRET_METHODS
+    else:
+        methods = ("private_key_jwt",)
     record = ClientRecord(
-        client_id=secrets.token_urlsafe(16),
+        client_id=new_id(),
         name=name,
         secret_hash=hash_secret(secret) if secret is not None else None,
-        auth_methods=_SECRET_METHODS if secret is not None else ("private_key_jwt",),
-        grant_types=tuple(grant_types),
+        auth_methods=methods,
+        grant_types=grant_types,
         scopes=_check_scopes(scope),
         audiences=_check_audiences(audiences),
         jwks=_public_jwks(jwks) if jwks is not None else None,
         created_at=now,
         updated_at=now,
+        client_type=client_type,
+        redirect_uris=redirects,
     )
     try:
         with db.write() as conn:
@@ -160,6 +235,8 @@ def rotate_secret(db: Database, name_or_id: str, *, now: float) -> NewClient:
         AdminError: no such client, or a private_key_jwt client (it has no secret).
     """
     record = get_client(db, name_or_id)
+    if record.is_public:
+        raise AdminError("this is a public client: it has no secret")
     if record.secret_hash is None:
         raise AdminError("this client authenticates with private_key_jwt and has no secret")
     secret = secrets.token_urlsafe(32)
@@ -173,6 +250,8 @@ def describe(record: ClientRecord) -> dict[str, Any]:
     view: dict[str, Any] = {
         "client_id": record.client_id,
         "name": record.name,
+        "client_type": record.client_type,
+        "redirect_uris": list(record.redirect_uris),
         "token_endpoint_auth_methods": list(record.auth_methods),
         "grant_types": list(record.grant_types),
         "scope": " ".join(record.scopes),

@@ -10,21 +10,33 @@ from starlette.responses import Response
 from tessera.server.clientauth import ASSERTION_ALGORITHMS, AUTH_METHODS
 from tessera.server.config import Settings
 from tessera.server.endpoints._http import json_response
-from tessera.server.grants import GRANT_TYPES
+from tessera.server.grants import GRANT_TYPES, pkce
 
 __all__ = ["metadata", "metadata_document"]
 
 
 def metadata_document(settings: Settings) -> dict[str, Any]:
     """The metadata object (RFC 8414 sec. 2); ``issuer`` is exactly the configured issuer."""
+    secret_methods = [method for method in AUTH_METHODS if method != "none"]
     return {
         "issuer": settings.issuer,
+        "authorization_endpoint": settings.authorization_endpoint,
         "token_endpoint": settings.token_endpoint,
         "jwks_uri": settings.jwks_uri,
+        "introspection_endpoint": settings.introspection_endpoint,
+        "revocation_endpoint": settings.revocation_endpoint,
+        "scopes_supported": ["offline_access"],
         "grant_types_supported": list(GRANT_TYPES),
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": list(pkce.METHODS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": secret_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "authorization_response_iss_parameter_supported": True,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,5 +29,10 @@ async def token(request: Request) -> Response:
     # One primary-key lookup on a pooled connection (plus an insert for private_key_jwt)
     # costs less than handing the request to a worker thread and back, so it runs here; the
     # pool and connect timeouts bound how long a database outage can hold the loop.
-    result = context.token_endpoint.handle(form, authorization)
+    endpoint = context.token_endpoint
+    if endpoint.blocks(form):
+        # Authorization code and refresh grants run transactions: a worker thread.
+        result = await run_in_threadpool(endpoint.handle, form, authorization)
+    else:
+        result = endpoint.handle(form, authorization)
     return json_response(result, headers=NO_STORE)

@@ -7,16 +7,24 @@ from typing import Any
 
 from tessera.server.clientauth import ClientAuthenticator
 from tessera.server.config import Settings
-from tessera.server.errors import InvalidRequest, UnsupportedGrantType
+from tessera.server.errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from tessera.server.form import Form
-from tessera.server.grants import client_credentials
+from tessera.server.grants import authorization_code, client_credentials, refresh_token
 from tessera.server.keys import KeyManager
 from tessera.server.storage.database import Database
 
 __all__ = ["GRANT_TYPES", "TokenEndpoint"]
 
-GRANT_TYPES = (client_credentials.GRANT_TYPE,)
+GRANT_TYPES = (
+    client_credentials.GRANT_TYPE,
+    authorization_code.GRANT_TYPE,
+    refresh_token.GRANT_TYPE,
+)
 """Grant types this server supports (metadata ``grant_types_supported``)."""
+_PERSONAL = {
+    authorization_code.GRANT_TYPE: authorization_code.grant,
+    refresh_token.GRANT_TYPE: refresh_token.grant,
+}
 
 
 class TokenEndpoint:
@@ -36,6 +44,11 @@ class TokenEndpoint:
         self.clock = clock
         self.authenticator = ClientAuthenticator(settings, clock)
 
+    @staticmethod
+    def blocks(form: Form) -> bool:
+        """True when the request runs transactions (send it to a worker thread)."""
+        return form.get("grant_type") in _PERSONAL
+
     def handle(self, form: Form, authorization: str | None) -> dict[str, Any]:
         """The token response body.
 
@@ -46,8 +59,23 @@ class TokenEndpoint:
         if grant_type is None:
             raise InvalidRequest("the grant_type parameter is required")
         if grant_type not in GRANT_TYPES:
-            raise UnsupportedGrantType("this server supports the client_credentials grant only")
-        with self.db.hot() as conn:
-            client = self.authenticator.authenticate(conn, form, authorization)
+            raise UnsupportedGrantType(
+                "this server supports the client_credentials, authorization_code and "
+                "refresh_token grants"
+            )
+        personal = _PERSONAL.get(grant_type)
+        if personal is None:
+            with self.db.hot() as conn:
+                client = self.authenticator.authenticate(conn, form, authorization)
+            key = self.keys.signing_key()
+            return client_credentials.grant(client, form, self.settings, key, self.clock())
         key = self.keys.signing_key()
-        return client_credentials.grant(client, form, self.settings, key, self.clock())
+        refusal: OAuthError
+        with self.db.write() as conn:
+            client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
+            try:
+                return personal(conn, client, form, self.settings, key, self.clock())
+            except OAuthError as exc:
+                # Commit what the refusal did (revoking a replayed grant), then answer.
+                refusal = exc
+        raise refusal

@@ -35,6 +35,15 @@ class ClientRecord:
     jwks: str | None
     created_at: float
     updated_at: float
+    client_type: str = "confidential"
+    """``confidential`` (authenticates) or ``public`` (no secret; PKCE is its only proof)."""
+    redirect_uris: tuple[str, ...] = ()
+    """Registered redirect URIs, matched exactly (RFC 9700 sec. 4.1.3)."""
+
+    @property
+    def is_public(self) -> bool:
+        """True for a public client (RFC 6749 sec. 2.1)."""
+        return self.client_type == "public"
 
 
 _COLUMNS = (
@@ -48,12 +57,15 @@ _COLUMNS = (
     clients.c.jwks,
     clients.c.created_at,
     clients.c.updated_at,
+    clients.c.client_type,
+    clients.c.redirect_uris,
 )
 _BY_ID = select(*_COLUMNS).where(clients.c.client_id == bindparam("client_id"))
 
 
 def _record(row: tuple[object, ...]) -> ClientRecord:
-    client_id, name, secret_hash, methods, grants, scopes, audiences, jwks, created, updated = row
+    client_id, name, secret_hash, methods, grants, scopes, audiences, jwks = row[:8]
+    created, updated, client_type, redirect_uris = row[8:]
     return ClientRecord(
         client_id=str(client_id),
         name=str(name),
@@ -65,14 +77,18 @@ def _record(row: tuple[object, ...]) -> ClientRecord:
         jwks=jwks if isinstance(jwks, str) else None,
         created_at=float(created),  # type: ignore[arg-type]
         updated_at=float(updated),  # type: ignore[arg-type]
+        client_type=str(client_type),
+        redirect_uris=tuple(json.loads(str(redirect_uris))),
     )
 
 
 _DRIVER_SQL = {  # the columns of _COLUMNS, in order; the value is a bound parameter
     "psycopg": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
-    "audiences, jwks, created_at, updated_at FROM clients WHERE client_id = %s",
+    "audiences, jwks, created_at, updated_at, client_type, redirect_uris FROM clients "
+    "WHERE client_id = %s",
     "pysqlite": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
-    "audiences, jwks, created_at, updated_at FROM clients WHERE client_id = ?",
+    "audiences, jwks, created_at, updated_at, client_type, redirect_uris FROM clients "
+    "WHERE client_id = ?",
 }
 
 
@@ -137,6 +153,8 @@ def insert_client(conn: Connection, record: ClientRecord) -> None:
             jwks=record.jwks,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            client_type=record.client_type,
+            redirect_uris=json.dumps(list(record.redirect_uris)),
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     Index,
@@ -14,7 +15,20 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["assertions", "clients", "key_lock", "metadata", "signing_keys"]
+__all__ = [
+    "access_tokens",
+    "assertions",
+    "clients",
+    "codes",
+    "families",
+    "key_lock",
+    "login_failures",
+    "metadata",
+    "refresh_tokens",
+    "sessions",
+    "signing_keys",
+    "users",
+]
 
 metadata = MetaData()
 
@@ -30,6 +44,8 @@ clients = Table(
     Column("scopes", Text, nullable=False),  # space-separated scope tokens
     Column("audiences", Text, nullable=False),  # JSON array of resource URIs
     Column("jwks", Text, nullable=True),  # public JWK Set for private_key_jwt
+    Column("client_type", String(16), nullable=False, server_default="confidential"),
+    Column("redirect_uris", Text, nullable=False, server_default="[]"),  # JSON array
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -63,3 +79,91 @@ key_lock = Table(
     Column("version", Integer, nullable=False),
 )
 """One row; changing the key schedule updates it first, so replicas take turns."""
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(32), primary_key=True),  # the ``sub`` of their tokens
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("subject", String(200), primary_key=True),  # "user:NAME" or "addr:IP"
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", Float, nullable=False),
+    Column("locked_until", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),  # SHA-256 of the cookie value
+    Column("csrf_token", String(64), nullable=False),
+    Column("user_id", String(32), nullable=True),  # None until the person signs in
+    Column("auth_time", Float, nullable=True),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+families = Table(
+    "token_families",
+    metadata,
+    Column("family_id", String(32), primary_key=True),  # one authorization grant
+    Column("client_id", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("audiences", Text, nullable=False),  # JSON array
+    Column("auth_time", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_token_families_expires_at", "expires_at"),
+)
+
+codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("family_id", String(32), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("redirect_uri_given", Boolean, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("code_challenge", String(64), nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("used", Boolean, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_authorization_codes_expires_at", "expires_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", String(32), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("used", Boolean, nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("family_id", String(32), nullable=True),  # None: client_credentials
+    Column("client_id", String(64), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_access_tokens_family_id", "family_id"),
+    Index("ix_access_tokens_expires_at", "expires_at"),
+)
+"""Access tokens issued to people (their family revokes them) and any revoked by ``jti``."""

@@ -1,0 +1,343 @@
+"""``GET/POST /authorize`` (RFC 6749 sec. 4.1): sign in, consent, and the redirect with a code.
+
+A browser session (a random cookie value, stored hashed, ``HttpOnly``, ``SameSite=Lax``,
+``Secure`` unless the issuer is on loopback) carries a CSRF token that every form posts back.
+Signing in replaces the session (no fixation) and redirects to the same request with GET
+(Post/Redirect/Get); consenting redirects to the client with the code (303).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from tessera.server.accounts import SignIn
+from tessera.server.authorize import (
+    AUTHORIZE_PARAMS,
+    AuthorizationRequest,
+    PageError,
+    RedirectError,
+    issue_code,
+    parse_query,
+    redirect_to,
+    validate,
+)
+from tessera.server.endpoints._http import read_body
+from tessera.server.errors import InvalidRequest
+from tessera.server.pages import STYLESHEET, consent_page, error_page, signin_page
+from tessera.server.storage import sessions as session_rows
+from tessera.server.storage import users as user_rows
+from tessera.server.storage.sessions import SessionRow
+
+if TYPE_CHECKING:
+    from tessera.server.app import Context
+    from tessera.server.config import Settings
+
+__all__ = ["authorize", "stylesheet"]
+
+_MAX_QUERY = 8192
+_CONTROL_FIELDS = ("csrf_token", "action", "username", "password", "decision")
+
+
+def _cookie_name(secure: bool) -> str:
+    return "__Host-tessera_session" if secure else "tessera_session"
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _page_headers(form_targets: str = "") -> dict[str, str]:
+    # form-action must allow the client's origin: Chromium applies it to the redirect that
+    # follows a form submission.
+    return {
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": "default-src 'none'; style-src 'self'; "
+        f"form-action 'self'{form_targets}; frame-ancestors 'none'; base-uri 'none'",
+    }
+
+
+def _origin(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f" {parts.scheme}://{parts.netloc}"
+    return f" {parts.scheme}:" if parts.scheme else ""
+
+
+@dataclass
+class _Exchange:
+    """One request's view of the world: settings, context and the session."""
+
+    request: Request
+    context: Context
+    session: SessionRow | None = None
+    new_cookie: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @property
+    def action_url(self) -> str:
+        return self.settings.issuer_path + "/authorize"
+
+    @property
+    def stylesheet_url(self) -> str:
+        return self.settings.issuer_path + "/static/tessera.css"
+
+    def html(self, body: str, status: int = 200, form_targets: str = "") -> Response:
+        response = HTMLResponse(body, status, _page_headers(form_targets))
+        self.set_cookie(response)
+        return response
+
+    def error(self, error: PageError) -> Response:
+        return self.html(
+            error_page(stylesheet=self.stylesheet_url, message=error.message), error.status
+        )
+
+    def set_cookie(self, response: Response) -> None:
+        if self.new_cookie is None:
+            return
+        secure = self.settings.secure_cookies
+        response.set_cookie(
+            _cookie_name(secure),
+            self.new_cookie,
+            max_age=self.settings.session_lifetime,
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def load_session(self) -> SessionRow | None:
+        value = self.request.cookies.get(_cookie_name(self.settings.secure_cookies))
+        if not value or len(value) > 100:
+            return None
+        with self.context.db.read() as conn:
+            return session_rows.find(conn, _hash(value), self.context.clock())
+
+    def start_session(self, user_id: str | None, auth_time: float | None) -> SessionRow:
+        """A new session (replacing the current one, if any)."""
+        value = secrets.token_urlsafe(32)
+        now = self.context.clock()
+        row = SessionRow(
+            session_hash=_hash(value),
+            csrf_token=secrets.token_urlsafe(32),
+            user_id=user_id,
+            auth_time=auth_time,
+            expires_at=now + self.settings.session_lifetime,
+        )
+        with self.context.db.write() as conn:
+            if self.session is not None:
+                session_rows.delete_session(conn, self.session.session_hash)
+            session_rows.create(conn, row)
+        self.session = row
+        self.new_cookie = value
+        return row
+
+    def check(self, params: dict[str, list[str]]) -> AuthorizationRequest:
+        with self.context.db.read() as conn:
+            return validate(conn, params, self.settings)
+
+    def fields(self, request: AuthorizationRequest) -> dict[str, str]:
+        """The request parameters and the session's CSRF token, for the next form."""
+        csrf = self.session.csrf_token if self.session is not None else ""
+        return {**request.params, "csrf_token": csrf}
+
+    def signin(
+        self, request: AuthorizationRequest, *, error: str | None = None, username: str = ""
+    ) -> Response:
+        status = 200 if error is None else 400  # 401 would need a WWW-Authenticate challenge
+        session = self.session or self.start_session(None, None)
+        self.session = session
+        return self.html(
+            signin_page(
+                action=self.action_url,
+                stylesheet=self.stylesheet_url,
+                client_name=request.client.name,
+                fields=self.fields(request),
+                username=username,
+                error=error,
+            ),
+            status,
+        )
+
+    def consent(self, request: AuthorizationRequest, username: str) -> Response:
+        return self.html(
+            consent_page(
+                action=self.action_url,
+                stylesheet=self.stylesheet_url,
+                client_name=request.client.name,
+                username=username,
+                scopes=request.scopes,
+                fields=self.fields(request),
+            ),
+            form_targets=_origin(request.redirect_uri),
+        )
+
+    def redirect(self, location: str, status: int = 303) -> Response:
+        response = RedirectResponse(location, status, headers={"Cache-Control": "no-store"})
+        self.set_cookie(response)
+        return response
+
+    def redirect_error(self, error: RedirectError, status: int = 302) -> Response:
+        params = {"error": error.error, "error_description": error.description}
+        if error.state is not None:
+            params["state"] = error.state
+        params["iss"] = self.settings.issuer
+        return self.redirect(redirect_to(error.redirect_uri, params), status)
+
+    def username_of(self, user_id: str) -> str | None:
+        with self.context.db.read() as conn:
+            user = user_rows.find_by_id(conn, user_id)
+        return None if user is None else user.username
+
+
+async def authorize(request: Request) -> Response:
+    """The authorization endpoint: GET shows a page, POST signs in or records consent."""
+    exchange = _Exchange(request, request.app.state.context)
+    try:
+        if request.method in ("GET", "HEAD"):
+            return await _get(exchange)
+        return await _post(exchange)
+    except PageError as exc:
+        return exchange.error(exc)
+    except RedirectError as exc:
+        return exchange.redirect_error(exc, 303 if request.method == "POST" else 302)
+
+
+async def _get(exchange: _Exchange) -> Response:
+    raw = exchange.request.scope.get("query_string", b"")
+    if len(raw) > _MAX_QUERY:
+        raise PageError("The request is too long.", status=414)
+    params = parse_query(raw.decode("latin-1"))
+    request = await run_in_threadpool(exchange.check, params)
+    exchange.session = await run_in_threadpool(exchange.load_session)
+    session = exchange.session
+    if session is not None and session.user_id is not None:
+        username = await run_in_threadpool(exchange.username_of, session.user_id)
+        if username is not None:
+            return exchange.consent(request, username)
+    return await run_in_threadpool(exchange.signin, request)
+
+
+async def _post(exchange: _Exchange) -> Response:
+    settings = exchange.settings
+    media = (exchange.request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise PageError("The form was not sent as a web form.", status=415)
+    try:
+        body = await read_body(exchange.request, settings.max_body_size)
+    except InvalidRequest as exc:
+        raise PageError("The form is too large.", status=exc.status) from None
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise PageError("The form is malformed.") from None
+    params = parse_query(text)
+    control = {}
+    for name in _CONTROL_FIELDS:
+        values = params.pop(name, [])
+        if len(values) > 1:
+            raise PageError("The form is malformed.")
+        control[name] = values[0] if values else ""
+    params = {name: values for name, values in params.items() if name in AUTHORIZE_PARAMS}
+    exchange.session = await run_in_threadpool(exchange.load_session)
+    session = exchange.session
+    if session is None or not hmac.compare_digest(
+        control["csrf_token"].encode(), session.csrf_token.encode()
+    ):
+        raise PageError(
+            "This form expired or was not sent from this site (CSRF check failed). "
+            "Start again from the application.",
+            status=403,
+        )
+    request = await run_in_threadpool(exchange.check, params)
+    if control["action"] == "login":
+        return await _login(exchange, request, control)
+    if control["action"] == "consent":
+        return await _consent(exchange, request, control["decision"])
+    raise PageError("The form is malformed.")
+
+
+async def _login(
+    exchange: _Exchange, request: AuthorizationRequest, control: dict[str, str]
+) -> Response:
+    username, password = control["username"], control["password"]
+    if not username or not password:
+        return exchange.signin(request, error="Enter your user name and password.")
+    address = exchange.request.client.host if exchange.request.client else "unknown"
+    context = exchange.context
+    result = await run_in_threadpool(
+        SignIn(context.db, exchange.settings, context.clock).attempt, username, password, address
+    )
+    shown = username if len(username) <= 64 else ""
+    if result.user is None:
+        if result.retry_after:
+            response = exchange.signin(
+                request,
+                error=f"Too many failed attempts. Try again in {result.retry_after} seconds.",
+                username=shown,
+            )
+            response.status_code = 429
+            response.headers["Retry-After"] = str(result.retry_after)
+            return response
+        return exchange.signin(request, error="Wrong user name or password.", username=shown)
+    now = context.clock()
+    await run_in_threadpool(exchange.start_session, result.user.user_id, now)
+    return exchange.redirect(redirect_to(exchange.action_url, request.params))
+
+
+async def _consent(exchange: _Exchange, request: AuthorizationRequest, decision: str) -> Response:
+    session = exchange.session
+    if session is None or session.user_id is None:
+        return exchange.signin(request, error="Sign in first.")
+    if decision == "deny":
+        raise RedirectError(
+            request.redirect_uri, "access_denied", "the user denied the request", request.state
+        )
+    if decision != "allow":
+        raise PageError("The form is malformed.")
+    context = exchange.context
+    user_id, auth_time = session.user_id, session.auth_time or context.clock()
+
+    def record() -> str:
+        with context.db.write() as conn:
+            return issue_code(
+                conn,
+                request,
+                user_id=user_id,
+                auth_time=auth_time,
+                settings=exchange.settings,
+                now=context.clock(),
+            )
+
+    code = await run_in_threadpool(record)
+    params = {"code": code}
+    if request.state is not None:
+        params["state"] = request.state
+    params["iss"] = exchange.settings.issuer
+    return exchange.redirect(redirect_to(request.redirect_uri, params))
+
+
+async def stylesheet(_request: Request) -> Response:
+    """The pages' one style sheet."""
+    return Response(
+        STYLESHEET,
+        200,
+        {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        "text/css; charset=utf-8",
+    )
