@@ -1,12 +1,25 @@
-"""What token verification costs an API: wrk against the demo API's ``GET /lobby``.
+"""What token verification costs an API: the demo API's ``GET /lobby`` with and without auth.
 
-Three servers, each uvicorn with one worker (no access log), are compared on the same route:
-``open`` (the same handler without auth), ``protected`` (the demo API: Security dependency,
-Verifier, AsyncJWKSClient; verified tokens remembered, as a client reuses its token) and
-``protected-every`` (token cache off: every request checks the ES256/RS256 signature). The
-overhead is ``1 - protected_rps / open_rps``; the target is below 20 %.
+Like is compared with like. Every server is the demo API built by ``create_app`` (same routes,
+middleware, exception handlers, Verifier and AsyncJWKSClient), gets the *same request* (with
+the same ``Authorization`` header) and sends the *same response body*; only the ``/lobby``
+dependency differs:
 
-    .venv/bin/python bench/bench_resource.py [--duration 10] [--connections 32] [--rounds 2]
+* ``open``: ``/lobby`` without the ``Security`` dependency (the header is ignored);
+* ``cached``: the demo API as shipped: verified tokens are remembered, so a client that reuses
+  its token (the normal case) costs a lookup, not a signature check;
+* ``every``: the token cache off (``token_cache_size=0``): the ES256/RS256 signature and the
+  claims are checked on every request.
+
+``floor`` (a reference, not a product mode) is ``open`` plus a ``Security`` dependency that
+returns a fixed token and verifies nothing: what FastAPI itself charges for any dependency.
+
+Two measurements: CPU time per request in-process (raw ASGI calls, no server, no sockets),
+and requests/s under wrk against uvicorn (one worker, no access log). The overhead is
+``1 - rps / open_rps``, each row against ``open`` given the same token (an RS256 token makes
+a longer request); target < 20 %. Runs are interleaved round-robin, best of ``--rounds``.
+
+    .venv/bin/python bench/bench_resource.py [--duration 6] [--rounds 3] [--in-process-only]
 
 wrk is installed with apt-get when missing. The JWKS is served from a file by http.server.
 """
@@ -14,6 +27,7 @@ wrk is installed with apt-get when missing. The JWKS is served from a file by ht
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import os
@@ -25,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,7 +48,10 @@ import httpx
 
 ISSUER = "https://issuer.bench.example"
 AUDIENCE = "bench-api"
+SUB, CLIENT_ID = "alice", "bench"
 TARGET_OVERHEAD = 0.20
+MODES = ("open", "floor", "cached", "every")
+IN_PROCESS_ROUNDS = 7
 
 
 def ensure_wrk() -> str:
@@ -52,38 +70,155 @@ def ensure_wrk() -> str:
     return found
 
 
-# -- server mode (run in a child process) ------------------------------------------------------
+def mint_tokens() -> tuple[dict[str, Any], dict[str, str]]:
+    """The issuer's public JWKS and one access token per algorithm (same claims)."""
+    import tessera
+
+    keys = {alg: tessera.Key.generate(alg, kid=f"bench-{alg}") for alg in ("ES256", "RS256")}
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": SUB,
+        "aud": AUDIENCE,
+        "client_id": CLIENT_ID,
+        "iat": now,
+        "exp": now + 3600,
+        "scope": "lab:enter",
+    }
+    tokens = {alg: tessera.encode(claims, key, typ="at+jwt") for alg, key in keys.items()}
+    return {"keys": [key.public().to_jwk() for key in keys.values()]}, tokens
 
 
-def open_app() -> Any:
-    """The lobby without a lock: the same answer, no token."""
-    from fastapi import FastAPI
+# -- the apps under test --------------------------------------------------------------------------
 
-    app = FastAPI()
 
-    @app.get("/lobby")
-    async def lobby() -> dict[str, Any]:
-        return {"door": "lobby", "granted": True, "sub": None, "client_id": None}
+def build_app(mode: str, keys: Any) -> Any:
+    """The demo API for ``mode`` ("open", "floor", "cached", "every"); see the module docstring."""
+    from typing import Annotated
 
+    from fastapi import Security
+    from fastapi.routing import APIRoute
+
+    from tessera.demo_api import _door, create_app  # _door: the very body the demo sends
+    from tessera.resource import AccessToken
+
+    app = create_app(ISSUER, AUDIENCE, keys=keys, token_cache_size=0 if mode == "every" else 1024)
+    if mode in ("cached", "every"):
+        return app
+    fixed = AccessToken.from_claims(
+        {"iss": ISSUER, "sub": SUB, "client_id": CLIENT_ID, "exp": 0}, {"alg": "none"}
+    )
+    app.router.routes[:] = [
+        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/lobby")
+    ]
+
+    async def open_lobby() -> dict[str, Any]:
+        return _door("lobby", fixed)
+
+    async def no_check() -> AccessToken:
+        return fixed
+
+    async def floor_lobby(token: AccessToken) -> dict[str, Any]:
+        return _door("lobby", token)
+
+    # Real objects, not this module's postponed strings: FastAPI cannot resolve locals.
+    floor_lobby.__annotations__ = {
+        "token": Annotated[AccessToken, Security(no_check)],
+        "return": dict[str, Any],
+    }
+
+    lobby: Callable[..., Any] = open_lobby if mode == "open" else floor_lobby
+    app.add_api_route("/lobby", lobby, methods=["GET"])
     return app
+
+
+# -- in-process: CPU time per request -------------------------------------------------------------
+
+
+def asgi_scope(token: str) -> dict[str, Any]:
+    """A fresh HTTP scope as uvicorn builds it for wrk's request."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/lobby",
+        "raw_path": b"/lobby",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8001"),
+            (b"authorization", ("Bearer " + token).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8001),
+        "state": {},
+    }
+
+
+async def call_many(app: Any, token: str, count: int) -> bytes:
+    """Send ``count`` requests straight to the ASGI app; returns the last body."""
+    body = b""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal body
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"in-process request answered {message['status']}")
+        if message["type"] == "http.response.body":
+            body = message["body"]
+
+    for _ in range(count):
+        await app(asgi_scope(token), receive, send)
+    return body
+
+
+def in_process(jwks: dict[str, Any], tokens: dict[str, str], rounds: int) -> dict[str, float]:
+    """Best-of-``rounds`` CPU microseconds per request, apps timed round-robin."""
+    from tessera.resource import AsyncJWKSClient
+
+    body = json.dumps(jwks).encode()
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+
+    def keys() -> AsyncJWKSClient:
+        return AsyncJWKSClient("https://issuer.bench.example/jwks", transport=transport)
+
+    cases: list[tuple[str, Any, str, int]] = []
+    for mode in MODES:
+        for alg, token in tokens.items():
+            if mode != "floor" or alg == "ES256":
+                count = 300 if mode == "every" else 2000
+                cases.append((f"{mode} {alg}", build_app(mode, keys()), token, count))
+    best: dict[str, float] = {}
+
+    async def run() -> None:
+        bodies = {await call_many(app, token, 50) for _, app, token, _ in cases}  # warm up
+        if len(bodies) != 1:
+            raise SystemExit(f"the apps answer different bodies: {bodies}")
+        for _ in range(rounds):
+            for name, app, token, count in cases:
+                start = time.thread_time()
+                await call_many(app, token, count)
+                micros = (time.thread_time() - start) / count * 1e6
+                best[name] = min(best.get(name, float("inf")), micros)
+
+    asyncio.run(run())
+    return best
+
+
+# -- wrk against uvicorn ------------------------------------------------------------------------
 
 
 def serve(mode: str, jwks_url: str, port: int) -> None:
     import uvicorn
 
-    from tessera.demo_api import create_app
     from tessera.resource import AsyncJWKSClient
 
-    if mode == "open":
-        app = open_app()
-    else:
-        keys = AsyncJWKSClient(jwks_url)
-        cache = 0 if mode == "protected-every" else 1024
-        app = create_app(ISSUER, AUDIENCE, keys=keys, token_cache_size=cache)
+    app = build_app(mode, AsyncJWKSClient(jwks_url))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-# -- driver ------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -104,7 +239,7 @@ def start_jwks_server(root: Path) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_port}/jwks.json"
 
 
-def start_api(mode: str, jwks_url: str, tokens: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(mode: str, jwks_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [sys.executable, __file__, "--serve", mode, "--jwks", jwks_url, "--port", str(port)]
     child = subprocess.Popen(command)
@@ -112,11 +247,7 @@ def start_api(mode: str, jwks_url: str, tokens: list[str]) -> tuple[subprocess.P
     deadline = time.monotonic() + 30
     while True:
         try:
-            for token in tokens or [""]:
-                headers = {"authorization": f"Bearer {token}"} if token else {}
-                response = httpx.get(url, headers=headers)
-                if response.status_code != 200:
-                    raise SystemExit(f"{mode}: warm-up got {response.status_code}")
+            httpx.get(url)
             return child, url
         except httpx.TransportError:
             if time.monotonic() > deadline or child.poll() is not None:
@@ -124,10 +255,22 @@ def start_api(mode: str, jwks_url: str, tokens: list[str]) -> tuple[subprocess.P
             time.sleep(0.1)
 
 
-def run_wrk(wrk: str, url: str, token: str | None, args: argparse.Namespace) -> float:
-    command = [wrk, "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency", url]
-    if token:
-        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+def check_same_answers(servers: dict[str, str], tokens: dict[str, str]) -> None:
+    """Every server answers every token 200 with the same body (and warms the caches)."""
+    bodies = set()
+    for mode, url in servers.items():
+        for token in tokens.values():
+            response = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+            if response.status_code != 200:
+                raise SystemExit(f"{mode}: warm-up got {response.status_code}")
+            bodies.add(response.content)
+    if len(bodies) != 1:
+        raise SystemExit(f"the servers answer different bodies: {bodies}")
+
+
+def run_wrk(wrk: str, url: str, token: str, args: argparse.Namespace) -> float:
+    header = f"Authorization: Bearer {token}"
+    command = [wrk, "-H", header, "-t1", f"-c{args.connections}", f"-d{args.duration}s", url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise SystemExit(f"wrk saw error responses:\n{output}")
@@ -137,11 +280,95 @@ def run_wrk(wrk: str, url: str, token: str | None, args: argparse.Namespace) -> 
     return float(match.group(1))
 
 
+def under_wrk(
+    jwks: dict[str, Any], tokens: dict[str, str], args: argparse.Namespace
+) -> dict[str, float]:
+    """Best-of-``rounds`` requests/s per server and token, runs interleaved round-robin."""
+    wrk = ensure_wrk()
+    runs = [(mode, alg) for mode in MODES for alg in tokens if mode != "floor" or alg == "ES256"]
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as root:
+        Path(root, "jwks.json").write_text(json.dumps(jwks))
+        jwks_server, jwks_url = start_jwks_server(Path(root))
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            urls = {}
+            for mode in MODES:
+                child, urls[mode] = start_api(mode, jwks_url)
+                children.append(child)
+            check_same_answers(urls, tokens)
+            for _ in range(args.rounds):
+                for mode, alg in runs:
+                    name = f"{mode} {alg}"
+                    rps = run_wrk(wrk, urls[mode], tokens[alg], args)
+                    best[name] = max(best.get(name, 0.0), rps)
+                    if not args.json:
+                        print(f"  {name:<16} {rps:>9.0f} req/s", file=sys.stderr)
+        finally:
+            for child in children:
+                child.terminate()
+                child.wait(10)
+            jwks_server.shutdown()
+    return best
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+LABELS = {
+    "open": "open (no dependency)",
+    "floor": "FastAPI floor (no-op Security)",
+    "cached": "protected, token cached",
+    "every": "protected, verified every request",
+}
+
+
+def label(name: str) -> str:
+    mode, _, alg = name.partition(" ")
+    return LABELS[mode] + (f" {alg}" if alg else "")
+
+
+def report(micros: dict[str, float], rps: dict[str, float], args: argparse.Namespace) -> None:
+    def base(name: str) -> str:  # the open server given the same request (same token)
+        return "open " + name.partition(" ")[2]
+
+    cpu = {
+        n: {"us": round(v, 1), "added_us": round(v - micros[base(n)], 1)} for n, v in micros.items()
+    }
+    wrk_rows = {
+        n: {"rps": round(v), "overhead": round(1 - v / rps[base(n)], 4)} for n, v in rps.items()
+    }
+    if args.json:
+        result = {"cpus": os.cpu_count(), "target_overhead": TARGET_OVERHEAD}
+        print(json.dumps({**result, "in_process": cpu, "wrk": wrk_rows}))
+        return
+    print(f"\nIn-process CPU per GET /lobby (raw ASGI calls, best of {IN_PROCESS_ROUNDS})")
+    print(f"{'app':<44}{'us/req':>8}{'added':>8}{'as share':>10}")
+    for name, row in cpu.items():
+        share = row["added_us"] / row["us"]
+        print(f"{label(name):<44}{row['us']:>8.1f}{row['added_us']:>+8.1f}{share:>10.1%}")
+    if wrk_rows:
+        print(
+            f"\nwrk -t1 -c{args.connections} -d{args.duration}s against uvicorn (1 worker), "
+            f"best of {args.rounds}; the same request and response body for every server"
+        )
+        print(f"{'server':<44}{'req/s':>8}{'overhead':>10}")
+        for name, row in wrk_rows.items():
+            mark = ""
+            if not name.startswith("open"):
+                mark = "  ok" if row["overhead"] < TARGET_OVERHEAD else "  over target"
+            print(f"{label(name):<44}{row['rps']:>8}{row['overhead']:>10.1%}{mark}")
+        print(
+            "\n'token cached': a client reusing its token (the usual case); "
+            "'verified every request': the signature and claims checked each time."
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2, help="best of N interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="best of N interleaved rounds")
+    parser.add_argument("--in-process-only", action="store_true", help="skip wrk")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--jwks", help=argparse.SUPPRESS)
@@ -150,70 +377,10 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.jwks, args.port)
         return
-
-    import tessera
-
-    wrk = ensure_wrk()
-    keys = {alg: tessera.Key.generate(alg, kid=f"bench-{alg}") for alg in ("ES256", "RS256")}
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "sub": "alice",
-        "aud": AUDIENCE,
-        "client_id": "bench",
-        "iat": now,
-        "exp": now + 3600,
-        "scope": "lab:enter",
-    }
-    tokens = {alg: tessera.encode(claims, key, typ="at+jwt") for alg, key in keys.items()}
-    with tempfile.TemporaryDirectory() as root:
-        jwks = {"keys": [key.public().to_jwk() for key in keys.values()]}
-        Path(root, "jwks.json").write_text(json.dumps(jwks))
-        jwks_server, jwks_url = start_jwks_server(Path(root))
-        runs: list[tuple[str, str | None]] = [("open", None)]
-        runs += [(mode, alg) for mode in ("protected", "protected-every") for alg in tokens]
-        best: dict[str, float] = {}
-        servers = {}
-        try:
-            for mode in ("open", "protected", "protected-every"):
-                warm = [] if mode == "open" else list(tokens.values())
-                servers[mode] = start_api(mode, jwks_url, warm)
-            for _ in range(args.rounds):
-                for mode, alg in runs:
-                    name = mode if alg is None else f"{mode} {alg}"
-                    token = tokens[alg] if alg else None
-                    rps = run_wrk(wrk, servers[mode][1], token, args)
-                    best[name] = max(best.get(name, 0.0), rps)
-                    if not args.json:
-                        print(f"  {name:<24} {rps:>9.0f} req/s", file=sys.stderr)
-        finally:
-            for child, _ in servers.values():
-                child.terminate()
-                child.wait(10)
-            jwks_server.shutdown()
-    report(best, args)
-
-
-def report(best: dict[str, float], args: argparse.Namespace) -> None:
-    baseline = best["open"]
-    rows = {
-        name: {"rps": round(rps), "overhead": round(1 - rps / baseline, 4)}
-        for name, rps in best.items()
-    }
-    if args.json:
-        print(json.dumps({"cpus": os.cpu_count(), "target_overhead": TARGET_OVERHEAD, **rows}))
-        return
-    print(f"\nGET /lobby, wrk -t1 -c{args.connections} -d{args.duration}s, best of {args.rounds}")
-    print(f"{'server':<26}{'req/s':>9}{'overhead':>10}")
-    for name, row in rows.items():
-        mark = ""
-        if name != "open":
-            mark = "  ok" if row["overhead"] < TARGET_OVERHEAD else "  over target"
-        print(f"{name:<26}{row['rps']:>9}{row['overhead']:>9.1%}{mark}")
-    print(
-        "\nprotected: verified tokens remembered (a client reuses its token); "
-        "protected-every: the signature checked on every request."
-    )
+    jwks, tokens = mint_tokens()
+    micros = in_process(jwks, tokens, IN_PROCESS_ROUNDS)
+    rps = {} if args.in_process_only else under_wrk(jwks, tokens, args)
+    report(micros, rps, args)
 
 
 if __name__ == "__main__":

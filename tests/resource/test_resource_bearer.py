@@ -24,7 +24,12 @@ from tessera.resource import (
     require_claim,
     require_scopes,
 )
-from tessera.resource._bearer import Challenge, as_bearer_error, parse_authorization
+from tessera.resource._bearer import (
+    Challenge,
+    as_bearer_error,
+    bearer_token,
+    parse_authorization,
+)
 from tessera.resource.scopes import check_requirements
 
 
@@ -81,6 +86,35 @@ def test_no_bearer_credential_is_a_missing_token(values: list[str]) -> None:
 def test_a_malformed_bearer_credential_is_an_invalid_request(values: list[str]) -> None:
     with pytest.raises(InvalidRequestError):
         parse_authorization(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["Bearer abc.def.ghi"],
+        ["bearer abc"],
+        ["BEARER   abc==  "],
+        ["Basic YTpi"],
+        ["Bearerabc"],
+        ["Bearer"],
+        ["Bearer a b"],
+        ["Bearer a=b"],
+        ["Bearer \u00e9"],
+        ["Bearer abc", "Bearer abc"],
+    ],
+)
+def test_asgi_header_parsing_agrees_with_parse_authorization(values: list[str]) -> None:
+    headers = [(b"host", b"api"), *((b"authorization", v.encode("latin-1")) for v in values)]
+    try:
+        expected: object = parse_authorization(values)
+    except (MissingTokenError, InvalidRequestError) as exc:
+        expected = type(exc)
+    try:
+        got: object = bearer_token(headers)
+    except (MissingTokenError, InvalidRequestError) as exc:
+        got = type(exc)
+    assert got == expected
 
 
 # -- mapping and rendering ------------------------------------------------------------------------

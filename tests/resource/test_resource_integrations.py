@@ -415,3 +415,27 @@ async def test_fastapi_install_answers_bearer_errors_raised_in_routes_with_flat_
     assert refused.headers["www-authenticate"].startswith('Bearer realm="api"')
     assert missing.status_code == 401
     assert missing.json()["error"] == "unauthorized"
+
+
+async def test_fastapi_a_scope_list_is_judged_by_each_dependency_own_rules() -> None:
+    key = tessera.Key.generate("ES256", kid="k")
+    verifier = Verifier(issuer="https://i.example", keys=key.public(), audience="api")
+    auth = FastAPIBearerAuth(verifier)
+    either = auth.require(require_scopes("a", "b", any_of=True))
+    app = FastAPI()
+
+    @app.get("/all")
+    async def all_of(token: Annotated[AccessToken, Security(auth, scopes=["a", "b"])]) -> None:
+        return None
+
+    @app.get("/any")
+    async def any_of(token: Annotated[AccessToken, either]) -> None:
+        return None
+
+    claims = {"iss": "https://i.example", "aud": "api", "exp": 4102444800, "scope": "a"}
+    only_a = bearer(tessera.encode(claims, key, typ="at+jwt"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for _ in range(2):  # the second round answers from the per-route memo
+            assert (await client.get("/any", headers=only_a)).status_code == 200
+            assert (await client.get("/all", headers=only_a)).status_code == 403

@@ -289,6 +289,85 @@ def test_the_token_cache_is_bounded() -> None:
     assert len(check._tokens) <= 3
 
 
+def test_remembered_answers_only_for_the_exact_token_already_verified() -> None:
+    check = Verifier(issuer=ISSUER_A, keys=KEY_A.public(), audience=AUD, clock=lambda: NOW)
+    token = mint()
+    assert check.remembered(token) is None
+    first = check.verify(token)
+    assert check.remembered(token) is first
+    assert check.remembered(token + "=") is None
+    assert check.remembered(mint(jti="other")) is None
+
+
+def test_a_remembered_token_is_not_shared_with_another_verifier() -> None:
+    token = mint()
+    strict = Verifier(issuer=ISSUER_A, keys=KEY_A.public(), audience=AUD, clock=lambda: NOW)
+    strict.verify(token)
+    other = Verifier(
+        issuer=ISSUER_A, keys=KEY_A.public(), audience="https://other.example", clock=lambda: NOW
+    )
+    assert other.remembered(token) is None
+    with pytest.raises(tessera.InvalidAudienceError):
+        other.verify(token)
+
+
+def test_remembered_misses_once_the_token_expires() -> None:
+    wall = FakeClock(NOW)
+    check = Verifier(issuer=ISSUER_A, keys=KEY_A.public(), audience=AUD, clock=wall, leeway=5)
+    token = mint()
+    check.verify(token)
+    wall.advance(304)
+    assert check.remembered(token) is not None  # exp + leeway not reached yet
+    wall.advance(1)
+    assert check.remembered(token) is None
+
+
+def test_remembered_misses_when_the_key_set_changes() -> None:
+    source = CountingSource(KEY_A)
+    check = Verifier(issuer=ISSUER_A, keys=source, audience=AUD, clock=lambda: NOW)
+    token = mint()
+    check.verify(token)
+    source.keys = tessera.KeySet([KEY_A.public()])  # same key, but a new set: verify again
+    assert check.remembered(token) is None
+    assert check.verify(token).sub == "alice"
+    assert check.remembered(token) is not None
+
+
+def test_a_remembered_str_subclass_is_never_trusted() -> None:
+    class Sneaky(str):
+        __slots__ = ()
+
+    check = Verifier(issuer=ISSUER_A, keys=KEY_A.public(), audience=AUD, clock=lambda: NOW)
+    check.verify(Sneaky(mint()))
+    assert check._tokens == {}
+
+
+async def test_a_remembered_token_is_refused_after_a_jwks_refresh_drops_its_key() -> None:
+    served = {"keys": [KEY_A.public().to_jwk()]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=served, headers={"cache-control": "max-age=60"})
+
+    monotonic = FakeClock()
+    keys = AsyncJWKSClient(
+        "https://a.example/jwks", transport=httpx.MockTransport(handler), clock=monotonic
+    )
+    check = Verifier(issuer=ISSUER_A, keys=keys, audience=AUD, clock=lambda: NOW)
+    token = mint()
+    await check.averify(token)
+    assert check.remembered(token) is not None
+    served = {"keys": [KEY_B.public().to_jwk()]}  # the issuer rotated a-1 out
+    monotonic.advance(61)
+    assert check.remembered(token) is None  # stale keys: the key source must be asked
+    await check.averify(token)  # answered by the current keys while the refresh runs
+    task = keys._task
+    assert task is not None
+    await task
+    assert keys.fetches == 2
+    with pytest.raises(tessera.KeyNotFoundError):
+        await check.averify(token)
+
+
 # -- sync and async key sources ------------------------------------------------------------------
 
 

@@ -192,6 +192,22 @@ class JWKSCache:
         # No keys yet, or the kid is unknown: fetch unless we asked the issuer very recently.
         return Action.USE if cooling else Action.FETCH
 
+    def fresh(self, kid: str | None, now: float) -> KeySet | None:
+        """The keys when they are fresh, the last fetch succeeded and they answer for ``kid``.
+
+        The common case, without planning: when this gives keys, :meth:`plan` would say USE
+        and :meth:`result` would return the same keys. None means: ask :meth:`plan`.
+        """
+        keys = self.keys
+        if (
+            keys is not None
+            and now < self.expires_at
+            and self.failure is None
+            and (kid is None or kid in keys)
+        ):
+            return keys
+        return None
+
     def begin(self, now: float) -> None:
         """A fetch starts now."""
         self.in_flight = True

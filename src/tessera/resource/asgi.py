@@ -135,7 +135,10 @@ class BearerAuthMiddleware:
             try:
                 values = authorization_values(scope)
                 if values or not self.optional:
-                    token = await self.verifier.averify(parse_authorization(values))
+                    bearer = parse_authorization(values)
+                    token = self.verifier.remembered(bearer)
+                    if token is None:
+                        token = await self.verifier.averify(bearer)
                     check_requirements(token, self.requirements)
                     scope[SCOPE_KEY] = token
             except Exception as exc:

@@ -33,9 +33,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("the FastAPI integration needs: pip install 'tessera-jwt[fastapi]'") from exc
 
 from tessera.errors import ConfigurationError
-from tessera.resource._bearer import Challenge, Reply, as_bearer_error, parse_authorization
+from tessera.resource._bearer import Challenge, Reply, as_bearer_error, bearer_token
 from tessera.resource.access_token import AccessToken
-from tessera.resource.asgi import SCOPE_KEY, authorization_values
+from tessera.resource.asgi import SCOPE_KEY
 from tessera.resource.errors import BearerError
 from tessera.resource.metadata import ProtectedResourceMetadata
 from tessera.resource.scopes import Requirement, ScopeRequirement, check_requirements
@@ -44,6 +44,7 @@ from tessera.resource.verifier import Verifier
 __all__ = ["BearerAuth", "BearerHTTPException"]
 
 _VERIFIER_KEY = "tessera.verifier"
+_NO_SCOPES = ScopeRequirement(())  # every scope the route names is some requirement's own
 
 
 class BearerHTTPException(HTTPException):
@@ -91,6 +92,7 @@ class BearerAuth(SecurityBase):
         self.metadata = metadata
         self.requirements = tuple(requirements)
         self._own_scopes: frozenset[str] = frozenset()
+        self._scope_checks: dict[tuple[str, ...], Requirement] = {}
         self.scheme_name = scheme_name
         if token_url is None:
             self.model: Any = HTTPBearerModel(bearerFormat="JWT", description=description)
@@ -114,20 +116,37 @@ class BearerAuth(SecurityBase):
             BearerHTTPException: 400, 401, 403 or 503, per RFC 6750.
         """
         scope = request.scope
+        verifier = self.verifier
         try:
-            token = scope.get(SCOPE_KEY)
-            if not isinstance(token, AccessToken) or scope.get(_VERIFIER_KEY) is not self.verifier:
-                values = authorization_values(scope)
-                token = await self.verifier.averify(parse_authorization(values))
+            token: AccessToken | None = scope.get(SCOPE_KEY)
+            if token is None or scope.get(_VERIFIER_KEY) is not verifier:
+                bearer = bearer_token(scope["headers"])
+                token = verifier.remembered(bearer)
+                if token is None:
+                    token = await verifier.averify(bearer)
                 scope[SCOPE_KEY] = token
-                scope[_VERIFIER_KEY] = self.verifier
-            needed = tuple(s for s in security_scopes.scopes if s not in self._own_scopes)
-            if needed:
-                ScopeRequirement(needed).check(token)
-            check_requirements(token, self.requirements)
+                scope[_VERIFIER_KEY] = verifier
+            if security_scopes.scopes:
+                self._scope_check(security_scopes.scopes).check(token)
+            if self.requirements:
+                check_requirements(token, self.requirements)
         except Exception as exc:
             raise BearerHTTPException(self.challenge.reply(as_bearer_error(exc))) from None
         return token
+
+    def _scope_check(self, scopes: list[str]) -> Requirement:
+        """The all-of check for a route's ``Security`` scopes, built once per scope list.
+
+        The lists come from route declarations, never from requests, so the memo stays small.
+        Scopes named by this dependency's own requirements are left to those requirements.
+        """
+        key = tuple(scopes)
+        check = self._scope_checks.get(key)
+        if check is None:
+            needed = tuple(s for s in key if s not in self._own_scopes)
+            check = ScopeRequirement(needed) if needed else _NO_SCOPES
+            self._scope_checks[key] = check
+        return check
 
     def require(self, *requirements: Requirement) -> Any:
         """A ``Security`` marker for a route needing ``requirements`` (any-of, claims...).
@@ -141,6 +160,7 @@ class BearerAuth(SecurityBase):
         sibling = copy.copy(self)
         sibling.requirements = self.requirements + tuple(requirements)
         sibling._own_scopes = frozenset(named)
+        sibling._scope_checks = {}
         return Security(sibling, scopes=list(named))
 
     def install(self, app: FastAPI) -> None:

@@ -139,9 +139,13 @@ class _Remote:
         Raises:
             KeysUnavailableError: the cache has decided it cannot answer (see ``get_keys``).
         """
+        cache = self._cache
         now = self._clock()
-        if self._cache.plan(kid, now) is Action.USE:
-            return self._cache.result(kid, now)
+        keys = cache.fresh(kid, now)
+        if keys is not None:
+            return keys
+        if cache.plan(kid, now) is Action.USE:
+            return cache.result(kid, now)
         return None
 
     def _issuer_url(self) -> str:

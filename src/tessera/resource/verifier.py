@@ -51,7 +51,10 @@ DEFAULT_ALGORITHMS = (
 MAX_CACHED_TOKEN = 4096
 DEFAULT_LIMITS = Limits()
 Keys: TypeAlias = Key | KeySet | KeySource | AsyncKeySource
-_Entry: TypeAlias = tuple[AccessToken, KeySet]
+_Source: TypeAlias = KeySource | AsyncKeySource
+_Entry: TypeAlias = tuple[AccessToken, KeySet, _Source, float]
+"""A remembered token: its claims, the key set that verified it, where those keys came from,
+and the wall time from which it is expired (``exp`` + leeway)."""
 
 
 def _source(keys: Keys) -> KeySource | AsyncKeySource:
@@ -267,13 +270,29 @@ class Verifier:
             raise MalformedTokenError("kid must be a string")
         return iss, kid, header
 
+    def remembered(self, token: str) -> AccessToken | None:
+        """The AccessToken of ``token`` if it was verified before and that answer needs no I/O.
+
+        None means: call :meth:`verify` or :meth:`averify` (integrations try this first to
+        spare a coroutine). A hit needs the exact token string, unexpired by the clock, and the
+        issuer's key set, as its source gives it now without fetching, to be the very set that
+        verified it (so rotation or a refresh sends the token through full verification again).
+        """
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        access, verified_with, source, expires = entry
+        if self._clock() < expires and source.cached_keys(access.kid) is verified_with:
+            return access
+        return None
+
     def _remembered(self, token: str, keys: KeySet, now: float) -> AccessToken | None:
         """A token verified before with the same key set and not yet expired, else None."""
         entry = self._tokens.get(token)
         if entry is None:
             return None
-        access, verified_with = entry
-        if verified_with is keys and now < access.exp + self._leeway:
+        access, verified_with, _, expires = entry
+        if verified_with is keys and now < expires:
             return access
         self._tokens.pop(token, None)
         return None
@@ -294,14 +313,15 @@ class Verifier:
             limits=self._limits,
         )
         access = AccessToken.from_claims(claims, header)
-        if self._cache_size and len(token) <= MAX_CACHED_TOKEN:
+        # Only a plain str is remembered: a subclass could redefine equality and hashing.
+        if self._cache_size and type(token) is str and len(token) <= MAX_CACHED_TOKEN:
             tokens = self._tokens
             if len(tokens) >= self._cache_size:
                 try:  # drop the oldest entry; another thread may be doing the same
                     tokens.pop(next(iter(tokens)), None)
                 except (RuntimeError, StopIteration):
                     tokens.clear()
-            tokens[token] = (access, keys)
+            tokens[token] = (access, keys, self._sources[iss], access.exp + self._leeway)
         return access
 
     def _keys(self, iss: str, kid: str | None) -> KeySet:
@@ -331,11 +351,17 @@ class Verifier:
             KeysUnavailableError: the issuer's keys cannot be had (cold cache, issuer down).
             ConfigurationError: an issuer's keys come from an async source (use averify).
         """
-        entry = self._tokens.get(token) if isinstance(token, str) else None
-        if entry is not None:
-            access = self._remembered(token, self._keys(entry[0].iss, entry[0].kid), self._clock())
-            if access is not None:
-                return access
+        if type(token) is str:
+            hit = self.remembered(token)
+            if hit is not None and hit.iss not in self._async:  # async keys: averify only
+                return hit
+            entry = self._tokens.get(token)
+            if entry is not None:  # a fetch may be due: let the key source decide
+                access = self._remembered(
+                    token, self._keys(entry[0].iss, entry[0].kid), self._clock()
+                )
+                if access is not None:
+                    return access
         iss, kid, header = self._route(token)
         keys = self._keys(iss, kid)
         return self._check(token, iss, header, keys, self._clock())
@@ -347,12 +373,16 @@ class Verifier:
             InvalidToken: a subclass naming the reason.
             KeysUnavailableError: the issuer's keys cannot be had (cold cache, issuer down).
         """
-        entry = self._tokens.get(token) if isinstance(token, str) else None
-        if entry is not None:
-            keys = await self._akeys(entry[0].iss, entry[0].kid)
-            access = self._remembered(token, keys, self._clock())
-            if access is not None:
-                return access
+        if type(token) is str:
+            hit = self.remembered(token)
+            if hit is not None:
+                return hit
+            entry = self._tokens.get(token)
+            if entry is not None:  # a fetch may be due: let the key source decide
+                keys = await self._akeys(entry[0].iss, entry[0].kid)
+                access = self._remembered(token, keys, self._clock())
+                if access is not None:
+                    return access
         iss, kid, header = self._route(token)
         keys = await self._akeys(iss, kid)
         return self._check(token, iss, header, keys, self._clock())
