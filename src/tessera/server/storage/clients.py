@@ -63,7 +63,26 @@ _COLUMNS = (
 _BY_ID = select(*_COLUMNS).where(clients.c.client_id == bindparam("client_id"))
 
 
+_RECORDS: dict[tuple[object, ...], ClientRecord] = {}
+_RECORDS_MAX = 1024
+
+
 def _record(row: tuple[object, ...]) -> ClientRecord:
+    """The record for a row, memoised by the whole row: the row itself is still read from the
+    database on every request, so a removed or changed client takes effect at once."""
+    try:
+        cached = _RECORDS.get(row)
+    except TypeError:  # an unhashable column value from some driver: build it every time
+        return _build(row)
+    if cached is None:
+        cached = _build(row)
+        if len(_RECORDS) >= _RECORDS_MAX:
+            _RECORDS.clear()
+        _RECORDS[row] = cached
+    return cached
+
+
+def _build(row: tuple[object, ...]) -> ClientRecord:
     client_id, name, secret_hash, methods, grants, scopes, audiences, jwks = row[:8]
     created, updated, client_type, redirect_uris = row[8:]
     return ClientRecord(
