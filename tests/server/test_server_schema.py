@@ -116,3 +116,38 @@ def test_session_cookie_is_secure_host_only_on_an_https_issuer(
     assert "samesite=lax" in lowered
     assert "path=/" in lowered
     assert "domain=" not in lowered
+
+
+def _upgrade_in_child(url: str, start: object) -> None:
+    start.wait()  # type: ignore[attr-defined]
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+    finally:
+        db.dispose()
+
+
+def test_replicas_migrating_a_fresh_database_at_once_all_succeed(
+    databases: Databases, backend: str
+) -> None:
+    # Replicas started together each migrate on start; the database's lock must serialise them
+    # (regression: two SQLite replicas both created alembic_version and one failed to start).
+    import multiprocessing
+
+    url = databases.new(backend)
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    children = [ctx.Process(target=_upgrade_in_child, args=(url, start)) for _ in range(6)]
+    for child in children:
+        child.start()
+    start.set()
+    for child in children:
+        child.join(120)
+    assert [child.exitcode for child in children] == [0] * len(children)
+    db = Database(url)
+    try:
+        assert migrate.current_revision(db) is not None
+        with db.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+    finally:
+        db.dispose()

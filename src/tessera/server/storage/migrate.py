@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from tessera.server.storage.database import Database
 
@@ -25,11 +30,39 @@ def upgrade(db: Database, revision: str = "head") -> None:
     from alembic import command
 
     config = _config()
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK})
+    with _exclusive(db) as conn:
         config.attributes["connection"] = conn  # type: ignore[attr-defined]
         command.upgrade(config, revision)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _exclusive(db: Database) -> Iterator[Connection]:
+    """A transaction that holds the database's migration lock until it commits.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: ``BEGIN IMMEDIATE`` on a connection
+    of its own (the sqlite3 module would otherwise start the transaction only at the first
+    write, so two replicas could both find the schema missing and both create it).
+    """
+    if not db.is_sqlite:
+        with db.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK})
+            yield conn
+        return
+    engine = create_engine(db.url, poolclass=NullPool, connect_args={"timeout": 30})
+
+    def manual(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the module leaves BEGIN to us
+
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for (at most) the other migrator
+
+    event.listen(engine, "connect", manual)
+    event.listen(engine, "begin", begin)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def current_revision(db: Database) -> str | None:
