@@ -21,7 +21,11 @@ def test_unexpected_exception_is_a_500_without_detail(
         def broken(*_args: object) -> dict[str, object]:
             raise RuntimeError("internal detail that must not leak")
 
+        async def broken_async(*_args: object) -> dict[str, object]:
+            return broken()
+
         srv.context.token_endpoint.handle = broken  # type: ignore[method-assign]
+        srv.context.token_endpoint.handle_async = broken_async  # type: ignore[method-assign]
         with caplog.at_level(logging.ERROR, logger="tessera.server"):
             response = srv.post_token(GRANT, auth=(client.client_id, client.secret or ""))
         assert response.status_code == 500

@@ -43,6 +43,7 @@ from tessera.server.keys import KeyManager
 from tessera.server.middleware import ErrorMiddleware
 from tessera.server.storage import assertions, grants, sessions, throttle
 from tessera.server.storage.database import Database
+from tessera.server.storage.hot import HotStore
 from tessera.server.tokeninfo import TokenInfo
 
 __all__ = ["SETTINGS_ENV", "Context", "create_app", "from_environment"]
@@ -63,6 +64,8 @@ class Context:
     token_endpoint: TokenEndpoint
     token_info: TokenInfo
     clock: Callable[[], float]
+    hot_store: HotStore | None = None
+    """The token endpoint's non-blocking queries (PostgreSQL); None on SQLite."""
 
     def healthy(self) -> bool:
         """True when the database answers and a key can sign."""
@@ -156,6 +159,7 @@ def create_app(
         token_endpoint=TokenEndpoint(settings, database, keys, clock),
         token_info=TokenInfo(settings, database, keys, clock),
         clock=clock,
+        hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
     )
 
     @contextlib.asynccontextmanager
@@ -165,6 +169,8 @@ def create_app(
         gc.collect()
         gc.freeze()
         task = asyncio.create_task(_maintenance_loop(context)) if maintenance else None
+        if context.hot_store is not None:
+            context.hot_store.start()
         try:
             yield
         finally:
@@ -172,6 +178,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if context.hot_store is not None:
+                await context.hot_store.close()
             if db is None:
                 database.dispose()
 

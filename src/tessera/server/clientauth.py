@@ -16,7 +16,8 @@ import hmac
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from sqlalchemy import Connection
@@ -29,11 +30,15 @@ from tessera.server.storage import assertions
 from tessera.server.storage import clients as client_rows
 from tessera.server.storage.clients import ClientRecord
 
+if TYPE_CHECKING:
+    from tessera.server.storage.hot import HotStore
+
 __all__ = [
     "ASSERTION_ALGORITHMS",
     "ASSERTION_TYPE",
     "AUTH_METHODS",
     "ClientAuthenticator",
+    "Credentials",
     "hash_secret",
 ]
 
@@ -57,6 +62,7 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 _ASSERTION_TYPES = ("jwt", "client-authentication+jwt")  # RFC 7523bis explicit typing
 _CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,64}\Z")  # RFC 6749 appendix A.1: VSCHAR
 _FAILED = "client authentication failed"
+_REPLAYED = "the client assertion was already used (jti replay)"
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
 _JWKS_CACHE_SIZE = 256
 
@@ -64,6 +70,22 @@ _JWKS_CACHE_SIZE = 256
 def hash_secret(secret: str) -> str:
     """The stored form of a client secret: SHA-256, hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The client authentication a request presents, before the client's row is read."""
+
+    method: str
+    """``client_secret_basic``, ``client_secret_post``, ``private_key_jwt`` or ``none``."""
+    client_id: str
+    secret: str | None = None
+    assertion: str | None = None
+
+    @property
+    def well_formed(self) -> bool:
+        """False for ids no client can have: no database lookup for those."""
+        return _CLIENT_ID.match(self.client_id) is not None
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -107,6 +129,34 @@ class ClientAuthenticator:
             InvalidRequest: more than one method, or a malformed request.
             InvalidClient: no credentials, unknown client, wrong secret, bad assertion.
         """
+        presented = self.credentials(form, authorization, allow_public=allow_public)
+        record = client_rows.find(conn, presented.client_id) if presented.well_formed else None
+        record, used = self.check(presented, record)
+        if used is not None and not assertions.record_once(conn, record.client_id, *used):
+            raise InvalidClient(_REPLAYED)
+        return record
+
+    async def authenticate_async(
+        self, store: HotStore, form: Form, authorization: str | None
+    ) -> ClientRecord:
+        """:meth:`authenticate` for confidential clients, with the queries awaited on ``store``
+        so the worker serves other requests during the round trips."""
+        presented = self.credentials(form, authorization)
+        record = await store.find_client(presented.client_id) if presented.well_formed else None
+        record, used = self.check(presented, record)
+        if used is not None and not await store.record_assertion(record.client_id, *used):
+            raise InvalidClient(_REPLAYED)
+        return record
+
+    def credentials(
+        self, form: Form, authorization: str | None, *, allow_public: bool = False
+    ) -> Credentials:
+        """What the request presents, checked for form (no database access yet).
+
+        Raises:
+            InvalidRequest: more than one method, or a malformed request.
+            InvalidClient: no credentials, or credentials that cannot be right.
+        """
         methods = []
         if authorization is not None:
             methods.append("client_secret_basic")
@@ -118,40 +168,50 @@ class ClientAuthenticator:
             raise InvalidRequest("use exactly one client authentication method")
         if not methods:
             if allow_public and form.get("client_id") is not None:
-                return self._public(conn, form.params["client_id"])
+                return Credentials("none", form.params["client_id"])
             raise InvalidClient("client authentication is required")
         if methods[0] == "private_key_jwt":
-            return self._private_key_jwt(conn, form)
+            return self._assertion_credentials(form)
         if authorization is None:
             client_id = form.get("client_id") or ""
-            return self._secret(conn, client_id, form.params["client_secret"], methods[0])
-        scheme, _, credentials = authorization.partition(" ")
+            return Credentials(methods[0], client_id, secret=form.params["client_secret"])
+        scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
             raise InvalidClient("use HTTP Basic authentication at the token endpoint")
-        client_id, secret = _basic_credentials(credentials)
+        client_id, secret = _basic_credentials(encoded)
         named = form.get("client_id")
         if named is not None and named != client_id:
             raise InvalidRequest("client_id does not match the authenticated client")
-        return self._secret(conn, client_id, secret, methods[0])
+        return Credentials(methods[0], client_id, secret=secret)
 
-    def _public(self, conn: Connection, client_id: str) -> ClientRecord:
-        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
-        if record is None or not record.is_public:
-            raise InvalidClient("client authentication is required")
-        return record
+    def check(
+        self, presented: Credentials, record: ClientRecord | None
+    ) -> tuple[ClientRecord, tuple[str, float] | None]:
+        """The client if ``presented`` proves to be ``record`` (the row for its id, or None),
+        plus the assertion ``(jti, exp)`` still to be recorded once, for ``private_key_jwt``.
 
-    def _secret(self, conn: Connection, client_id: str, secret: str, method: str) -> ClientRecord:
-        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
+        Raises:
+            InvalidClient: unknown client, wrong secret, method not allowed, bad assertion.
+        """
+        if presented.method == "none":
+            if record is None or not record.is_public:
+                raise InvalidClient("client authentication is required")
+            return record, None
+        if presented.method == "private_key_jwt":
+            return self._check_assertion(presented, record)
         usable = (
-            record is not None and record.secret_hash is not None and method in record.auth_methods
+            record is not None
+            and record.secret_hash is not None
+            and presented.method in record.auth_methods
         )
         expected = record.secret_hash if usable and record and record.secret_hash else _DUMMY_HASH
-        matches = hmac.compare_digest(hash_secret(secret), expected)
+        # An unknown client costs the same hash and comparison as a known one.
+        matches = hmac.compare_digest(hash_secret(presented.secret or ""), expected)
         if not (matches and usable and record is not None):
             raise InvalidClient(_FAILED)
-        return record
+        return record, None
 
-    def _private_key_jwt(self, conn: Connection, form: Form) -> ClientRecord:
+    def _assertion_credentials(self, form: Form) -> Credentials:
         assertion_type = form.get("client_assertion_type")
         assertion = form.get("client_assertion")
         if assertion_type is None or assertion is None:
@@ -173,11 +233,15 @@ class ClientAuthenticator:
             raise InvalidClient(
                 "the client assertion's typ must be JWT or client-authentication+jwt"
             )
-        record = client_rows.find(conn, client_id) if _CLIENT_ID.match(client_id) else None
+        return Credentials("private_key_jwt", client_id, assertion=assertion)
+
+    def _check_assertion(
+        self, presented: Credentials, record: ClientRecord | None
+    ) -> tuple[ClientRecord, tuple[str, float]]:
         if record is None or record.jwks is None or "private_key_jwt" not in record.auth_methods:
             raise InvalidClient(_FAILED)
         now = self.clock()
-        claims = self._verify(assertion, record, now)
+        claims = self._verify(presented.assertion or "", record, now)
         if claims["exp"] - now > self.settings.assertion_max_lifetime:
             raise InvalidClient(
                 "the client assertion must expire within "
@@ -186,9 +250,7 @@ class ClientAuthenticator:
         jti = claims["jti"]
         if not 0 < len(jti) <= 255:
             raise InvalidClient("the client assertion's jti must have 1 to 255 characters")
-        if not assertions.record_once(conn, client_id, jti, float(claims["exp"])):
-            raise InvalidClient("the client assertion was already used (jti replay)")
-        return record
+        return record, (jti, float(claims["exp"]))
 
     def _verify(self, assertion: str, record: ClientRecord, now: float) -> dict[str, Any]:
         keyset = self._keyset(record.client_id, record.jwks or "")

@@ -26,13 +26,14 @@ async def token(request: Request) -> Response:
     body = await read_body(request, context.settings.max_body_size)
     form = parse_form(body)
     authorization = authorizations[0] if authorizations else None
-    # One primary-key lookup on a pooled connection (plus an insert for private_key_jwt)
-    # costs less than handing the request to a worker thread and back, so it runs here; the
-    # pool and connect timeouts bound how long a database outage can hold the loop.
     endpoint = context.token_endpoint
-    if endpoint.blocks(form):
+    if context.hot_store is not None:
+        # PostgreSQL: the client lookup is awaited, the worker serves others meanwhile.
+        result = await endpoint.handle_async(form, authorization, context.hot_store)
+    elif endpoint.blocks(form):
         # Authorization code and refresh grants run transactions: a worker thread.
         result = await run_in_threadpool(endpoint.handle, form, authorization)
     else:
+        # SQLite: one primary-key lookup in a local file costs less than a thread hop.
         result = endpoint.handle(form, authorization)
     return json_response(result, headers=NO_STORE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +13,12 @@ from sqlalchemy.exc import DBAPIError
 from tessera.server.storage.schema import clients
 
 __all__ = [
+    "FIND_SQL_PSYCOPG",
     "ClientRecord",
     "delete_client",
     "find",
     "find_by_name_or_id",
+    "from_row",
     "insert_client",
     "list_all",
 ]
@@ -109,6 +112,15 @@ _DRIVER_SQL = {  # the columns of _COLUMNS, in order; the value is a bound param
     "audiences, jwks, created_at, updated_at, client_type, redirect_uris FROM clients "
     "WHERE client_id = ?",
 }
+
+
+FIND_SQL_PSYCOPG = _DRIVER_SQL["psycopg"]
+"""``find``'s query for a raw psycopg connection (one ``%s`` parameter: the client id)."""
+
+
+def from_row(row: Sequence[object]) -> ClientRecord:
+    """The record for a row of ``FIND_SQL_PSYCOPG``'s columns."""
+    return _record(tuple(row))
 
 
 def find(conn: Connection, client_id: str) -> ClientRecord | None:
