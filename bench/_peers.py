@@ -199,6 +199,113 @@ class Floor(Adapter):
         encode()
 
 
+class HandWritten(Adapter):
+    """A minimal decoder written for this benchmark: what the least Python around the
+    primitive costs on this machine, to read Tessera's overhead against.
+
+    It splits the token, looks the header up in a dict, decodes with ``binascii``, verifies,
+    parses with ``json.loads`` and compares ``exp``, ``iss`` and ``aud``: none of Tessera's
+    checks (canonical base64url, duplicate members, claim types, key binding, limits), so it
+    is a lower bound, not a library to use.
+    """
+
+    name = "handwritten"
+
+    def build(self, fx: Fixture) -> tuple[Op, Op]:
+        import binascii
+        from base64 import urlsafe_b64encode
+
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        alg, claims = fx.alg, fx.claims
+        priv, pub = _crypto_private(fx), _crypto_public(fx)
+        to_std = bytes.maketrans(b"-_", b"+/")
+        headers: dict[bytes, dict[str, Any]] = {}
+
+        def b64d(segment: bytes) -> bytes:
+            return binascii.a2b_base64(segment.translate(to_std) + b"=" * (-len(segment) % 4))
+
+        def b64e(data: bytes) -> bytes:
+            return urlsafe_b64encode(data).rstrip(b"=")
+
+        h = _HASH[alg[2:5]]() if alg[:2] in ("HS", "RS", "PS", "ES") else None
+        size = len(fx.signature) // 2
+        if alg.startswith("HS"):
+
+            def sign(data: bytes) -> bytes:
+                mac = hmac.HMAC(priv, h)  # type: ignore[arg-type]
+                mac.update(data)
+                return mac.finalize()
+
+            def verify(sig: bytes, data: bytes) -> None:
+                mac = hmac.HMAC(pub, h)  # type: ignore[arg-type]
+                mac.update(data)
+                mac.verify(sig)
+
+        elif alg[:2] in ("RS", "PS"):
+            assert h is not None
+            pad: Any = (
+                padding.PKCS1v15()
+                if alg.startswith("RS")
+                else padding.PSS(padding.MGF1(h), h.digest_size)
+            )
+
+            def sign(data: bytes) -> bytes:
+                return bytes(priv.sign(data, pad, h))
+
+            def verify(sig: bytes, data: bytes) -> None:
+                pub.verify(sig, data, pad, h)
+
+        elif alg.startswith("ES"):
+            sig_alg = ec.ECDSA(h)  # type: ignore[arg-type]
+
+            def sign(data: bytes) -> bytes:
+                r, s = decode_dss_signature(priv.sign(data, sig_alg))
+                return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+            def verify(sig: bytes, data: bytes) -> None:
+                r = int.from_bytes(sig[:size], "big")
+                s = int.from_bytes(sig[size:], "big")
+                pub.verify(encode_dss_signature(r, s), data, sig_alg)
+
+        else:
+
+            def sign(data: bytes) -> bytes:
+                return bytes(priv.sign(data))
+
+            def verify(sig: bytes, data: bytes) -> None:
+                pub.verify(sig, data)
+
+        header = b64e(json.dumps({"alg": alg, "kid": fx.kid, "typ": "JWT"}).encode())
+
+        def encode() -> str:
+            body = b64e(json.dumps(claims, separators=(",", ":")).encode())
+            signing_input = header + b"." + body
+            return (signing_input + b"." + b64e(sign(signing_input))).decode("ascii")
+
+        token = fx.token
+
+        def decode() -> dict[str, Any]:
+            raw = token.encode("ascii")
+            h_seg, p_seg, s_seg = raw.split(b".")
+            head = headers.get(h_seg)
+            if head is None:
+                head = headers[h_seg] = json.loads(b64d(h_seg))
+            if head["alg"] != alg:
+                raise ValueError("algorithm")
+            try:
+                verify(b64d(s_seg), raw[: len(h_seg) + 1 + len(p_seg)])
+            except InvalidSignature:
+                raise ValueError("signature") from None
+            got: dict[str, Any] = json.loads(b64d(p_seg))
+            if got["exp"] <= time.time() or got["iss"] != ISSUER or got["aud"] != AUDIENCE:
+                raise ValueError("claims")
+            return got
+
+        return encode, decode
+
+
 class Tessera(Adapter):
     """``tessera.encode`` / ``tessera.decode`` with keys bound to their algorithm."""
 
@@ -421,6 +528,7 @@ class AuthlibJose(Adapter):
 
 
 FLOOR = Floor()
+HANDWRITTEN = HandWritten()
 TESSERA = Tessera()
 STUBBED = TesseraStubbed()
 PEERS: tuple[Adapter, ...] = (PyJWT(), Joserfc(), JWCrypto(), PythonJose(), AuthlibJose())

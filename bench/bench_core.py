@@ -25,7 +25,17 @@ from importlib import metadata
 from typing import Any
 
 import _peers
-from _peers import ALGORITHMS, FLOOR, PEERS, STUBBED, TESSERA, Adapter, Fixture, Op
+from _peers import (
+    ALGORITHMS,
+    FLOOR,
+    HANDWRITTEN,
+    PEERS,
+    STUBBED,
+    TESSERA,
+    Adapter,
+    Fixture,
+    Op,
+)
 
 OPS = ("encode", "decode")
 DECODE_BUDGET_US = 7.0
@@ -63,6 +73,21 @@ class Result:
     def overhead(self) -> float:
         """Tessera minus the bare primitive, best round against best round (µs)."""
         return self.cells["tessera"].best - self.cells["floor"].best
+
+    def paired(self, name: str = "tessera") -> float:
+        """Median over the rounds of ``name`` minus the floor in the same round (µs).
+
+        Each round times every library back to back, so a pair shares the machine's state
+        (frequency, a busy neighbour core); the median of the pairs resists a noisy round,
+        where best-against-best can pair a lucky floor with an unlucky library or the reverse.
+        """
+        floor = self.cells["floor"].samples
+        mine = self.cells[name].samples
+        return statistics.median(m - f for m, f in zip(mine, floor, strict=True))
+
+    def worst(self) -> float:
+        """The larger of the two overhead estimates: what the budget is held against."""
+        return max(self.overhead, self.paired())
 
 
 def _timer(fn: Op) -> timeit.Timer:
@@ -119,15 +144,20 @@ def print_table(op: str, results: list[Result], peers: list[str], rounds: int) -
     """One table per operation: µs/op per library, Tessera - floor, ratio peer/tessera."""
     what = "encode (sign claims)" if op == "encode" else "decode (verify + exp/iss/aud)"
     print(f"\n{what}: µs per op (CPU time, best of {rounds} rounds); (Nx) = peer / tessera")
-    print("-floor = tessera - floor; own = tessera with the primitive stubbed out")
-    head = f"{'alg':<7}{'floor':>8}{'tessera':>9}{'-floor':>8}{'own':>6}"
+    print(
+        "-floor = tessera - floor (best rounds); paired = median over rounds of tessera - floor"
+        " in the same round;\nhand = the same for a minimal hand-written decoder (a lower"
+        " bound, see _peers.HandWritten); own = tessera with the primitive stubbed out"
+    )
+    head = f"{'alg':<7}{'floor':>8}{'tessera':>9}{'-floor':>8}{'paired':>8}{'hand':>7}{'own':>6}"
     head += "".join(f"{name:>19}" for name in peers)
     print(head)
     print("-" * len(head))
     for res in results:
         tess = res.cells["tessera"].best
         line = f"{res.alg:<7}{_fmt(res.cells['floor'].best):>8}{_fmt(tess):>9}"
-        line += f"{res.overhead:>+8.1f}{res.cells['tessera-stubbed'].best:>6.1f}"
+        line += f"{res.overhead:>+8.1f}{res.paired():>+8.1f}{res.paired('handwritten'):>+7.1f}"
+        line += f"{res.cells['tessera-stubbed'].best:>6.1f}"
         for name in peers:
             cell = res.cells.get(name)
             text = "-" if cell is None else f"{_fmt(cell.best)} ({cell.best / tess:.1f}x)"
@@ -168,14 +198,21 @@ def target_lines(results: list[Result], peers: list[str]) -> list[str]:
         # (a few %) exceeds the budget, so the verdict uses the algorithms below that.
         fast = [r for r in mine if r.cells["floor"].best < RELIABLE_FLOOR_US]
         if fast:
-            worst = max(fast, key=lambda r: r.overhead)
-            ok = "yes" if worst.overhead <= budget else "no"
-            over = [f"{r.alg} {r.overhead:+.1f}" for r in fast if r.overhead > budget]
+            # Held against the larger of best-vs-best and the paired median.
+            worst = max(fast, key=lambda r: r.worst())
+            ok = "yes" if worst.worst() <= budget else "no"
+            over = [f"{r.alg} {r.worst():+.1f}" for r in fast if r.worst() > budget]
             detail = f"; over: {', '.join(over)}" if over else ""
             lines.append(
                 f"{op} within {budget:g} µs of primitive for every alg: {ok} "
-                f"(worst: {worst.alg} {worst.overhead:+.1f} µs{detail}; measured on the "
+                f"(worst: {worst.alg} {worst.worst():+.1f} µs{detail}; measured on the "
                 f"{len(fast)} algs whose primitive takes < {RELIABLE_FLOOR_US:g} µs)"
+            )
+            hand = {r.alg: r.paired("handwritten") for r in fast}
+            top_hand = max(hand, key=lambda a: hand[a])
+            lines.append(
+                f"  minimal hand-written {op}r on the same algs (paired): "
+                f"{min(hand.values()):+.1f} to {hand[top_hand]:+.1f} µs (worst {top_hand})"
             )
         own = {r.alg: r.cells["tessera-stubbed"].best for r in mine}
         top = max(own, key=lambda a: own[a])
@@ -239,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     print(", ".join(f"{k} {v}" for k, v in env["versions"].items()))
 
     peers = [p for p in PEERS if p.available()]
-    adapters = [FLOOR, TESSERA, STUBBED, *peers]
+    adapters = [FLOOR, TESSERA, STUBBED, HANDWRITTEN, *peers]
     fixtures = _peers.make_fixtures(algs)
     built = prepare(fixtures, adapters)
     first = fixtures[algs[0]]
@@ -269,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                     "alg": r.alg,
                     "op": r.op,
                     "tessera_minus_floor_us": r.overhead,
+                    "tessera_minus_floor_paired_us": r.paired(),
+                    "handwritten_minus_floor_paired_us": r.paired("handwritten"),
                     "cells": {
                         n: {"median_us": c.median, "best_us": c.best, "samples_us": c.samples}
                         for n, c in r.cells.items()

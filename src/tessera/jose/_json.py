@@ -76,27 +76,6 @@ def _build() -> tuple[Callable[[str, int], tuple[Any, int]], Callable[[Any, int]
 _SCAN, _ENCODE = _build()
 
 
-def _decode(text: str) -> Any:
-    """Parse one JSON value filling ``text`` (whitespace allowed around it, nothing else)."""
-    start = len(text) - len(text.lstrip(_WHITESPACE)) if text[:1] in _WHITESPACE else 0
-    try:
-        value, end = _SCAN(text, start)
-    except StopIteration:
-        raise ValueError("invalid JSON") from None
-    except SystemError:
-        # CPython 3.11's scanner reports some errors through json.decoder, which it expects
-        # to be imported already: import it (error path only) and parse again for the error.
-        import json.decoder  # noqa: F401
-
-        try:
-            value, end = _SCAN(text, start)
-        except StopIteration:
-            raise ValueError("invalid JSON") from None
-    if end != len(text) and text[end:].strip(_WHITESPACE):
-        raise ValueError("extra data after the JSON value")
-    return value
-
-
 def _depth(text: str) -> int:
     """Maximum nesting depth of a JSON text, skipping string contents."""
     depth = deepest = 0
@@ -136,7 +115,7 @@ def _check_strings(value: Any) -> None:
 
 
 def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse strict UTF-8 JSON.
+    """Parse strict UTF-8 JSON: one value, whitespace allowed around it, nothing else.
 
     Raises:
         ValueError: invalid UTF-8 or JSON, BOM, duplicates, NaN/Infinity, too deep.
@@ -147,13 +126,33 @@ def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth
     ):
         raise ValueError("JSON nesting too deep")
+    start = len(text) - len(text.lstrip(_WHITESPACE)) if text[:1] in _WHITESPACE else 0
     try:
-        value = _decode(text)
+        value, end = _SCAN(text, start)
+    except StopIteration:
+        raise ValueError("invalid JSON") from None
     except RecursionError:
         raise ValueError("JSON nesting too deep") from None
-    if "\\u" in text:
+    except SystemError:
+        value, end = _rescan(text, start)
+    if end != len(text) and text[end:].strip(_WHITESPACE):
+        raise ValueError("extra data after the JSON value")
+    if "\\" in text and "\\u" in text:  # memchr first: escapes are rare
         _check_strings(value)
     return value
+
+
+def _rescan(text: str, start: int) -> tuple[Any, int]:
+    # CPython 3.11's scanner reports some errors through json.decoder, which it expects to
+    # be imported already: import it (error path only) and parse again for the error.
+    import json.decoder  # noqa: F401
+
+    try:
+        return _SCAN(text, start)
+    except StopIteration:
+        raise ValueError("invalid JSON") from None
+    except RecursionError:
+        raise ValueError("JSON nesting too deep") from None
 
 
 def dumps(value: Any) -> bytes:
