@@ -12,6 +12,7 @@ from tessera.jose._b64 import b64decode_alphabet_checked, is_compact_text
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Limits",
     "decode_segment",
     "decode_unverified",
+    "load_serialisation",
     "split_segments",
 ]
 
@@ -84,6 +86,29 @@ def split_segments(token: str | bytes, limits: Limits) -> tuple[str, str, str, s
     if not h_seg:
         raise MalformedTokenError("the header segment is empty")
     return h_seg, p_seg, s_seg, token
+
+
+def load_serialisation(
+    value: Mapping[str, Any] | str | bytes, limits: Limits, what: str
+) -> dict[str, Any]:
+    """A JWS or JWE JSON serialisation (``what``) as a dict: parsed strictly if given as text.
+
+    Raises:
+        MalformedTokenError: over ``limits.max_token_size``, not JSON, or not an object.
+    """
+    from collections.abc import Mapping  # here: compact-only readers never pay for it
+
+    if isinstance(value, str | bytes):
+        raw = value.encode("utf-8") if isinstance(value, str) else value
+        if len(raw) > limits.max_token_size:
+            raise MalformedTokenError(f"{what} exceeds {limits.max_token_size} bytes")
+        try:
+            value = _json.loads(raw, limits.max_json_depth)
+        except ValueError:
+            raise MalformedTokenError(f"{what} JSON serialisation is not valid JSON") from None
+    if not isinstance(value, Mapping):
+        raise MalformedTokenError(f"{what} JSON serialisation must be an object")
+    return dict(value)
 
 
 def decode_segment(segment: str, max_depth: int = _json.DEFAULT_MAX_DEPTH) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from tessera.jose.jwa import JWS_ALGORITHMS, Algorithm
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the block below
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 
 __all__ = [
     "REGISTERED",
     "ParsedHeader",
+    "check_common",
     "check_crit",
     "check_header",
     "decode_segment",
@@ -79,6 +81,17 @@ def check_crit(header: dict[str, Any], understood: frozenset[str]) -> None:
             raise UnsupportedHeaderError(f"critical extension {name!r} is not supported")
 
 
+def check_common(header: Mapping[str, Any]) -> str | None:
+    """Check ``kid``, ``typ`` and ``cty`` (shared by JWS and JWE headers); return the kid."""
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+        raise MalformedTokenError(f"kid must be a string of at most {MAX_KID_LENGTH} characters")
+    for name in ("typ", "cty"):
+        if name in header and not isinstance(header[name], str):
+            raise MalformedTokenError(f"header {name} must be a string")
+    return kid
+
+
 def check_header(header: dict[str, Any]) -> ParsedHeader:
     """Check the members every JWS protected header must get right, and resolve ``alg``."""
     alg = header.get("alg")
@@ -88,12 +101,7 @@ def check_header(header: dict[str, Any]) -> ParsedHeader:
     if algorithm is None:
         # 'none' and every unknown or differently-cased name (attack catalogue #1, #2).
         raise AlgorithmNotAllowedError(f"algorithm {alg[:32]!r} is not allowed")
-    kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
-        raise MalformedTokenError(f"kid must be a string of at most {MAX_KID_LENGTH} characters")
-    for name in ("typ", "cty"):
-        if name in header and not isinstance(header[name], str):
-            raise MalformedTokenError(f"header {name} must be a string")
+    kid = check_common(header)
     b64 = header.get("b64", True)
     if not isinstance(b64, bool):
         raise MalformedTokenError("header b64 must be a boolean")

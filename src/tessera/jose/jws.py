@@ -33,7 +33,7 @@ from tessera.jose._b64 import (
 )
 from tessera.jose._compact import DEFAULT_LIMITS as DEFAULT_LIMITS
 from tessera.jose._compact import Limits as Limits
-from tessera.jose._compact import split_segments
+from tessera.jose._compact import load_serialisation, split_segments
 from tessera.jose._header import (
     ParsedHeader,
     check_crit,
@@ -377,22 +377,6 @@ def sign_json(
     return out
 
 
-def _json_object(jws: Mapping[str, Any] | str | bytes, limits: Limits) -> dict[str, Any]:
-    if isinstance(jws, str | bytes):
-        raw = jws.encode("utf-8") if isinstance(jws, str) else jws
-        if len(raw) > limits.max_token_size:
-            raise MalformedTokenError(f"JWS exceeds {limits.max_token_size} bytes")
-        try:
-            value = _json.loads(raw, limits.max_json_depth)
-        except ValueError:
-            raise MalformedTokenError("JWS JSON serialisation is not valid JSON") from None
-    else:
-        value = jws
-    if not isinstance(value, Mapping):
-        raise MalformedTokenError("JWS JSON serialisation must be an object")
-    return dict(value)
-
-
 def verify_json(
     jws: Mapping[str, Any] | str | bytes,
     key: Key | KeySet,
@@ -414,7 +398,7 @@ def verify_json(
         InvalidToken: a subclass saying why.
     """
     allowed = _allowed(algorithms)
-    obj = _json_object(jws, limits)
+    obj = load_serialisation(jws, limits, "JWS")
     if "signatures" in obj:
         if "signature" in obj or "protected" in obj or "header" in obj:
             raise MalformedTokenError("general JWS must not also have flattened members")
