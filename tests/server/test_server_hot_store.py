@@ -3,6 +3,7 @@ that need it, not the worker; past the timeout they are 503 and the store recove
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from serverhelp import Databases, running_server
 from sqlalchemy import text
 
@@ -179,15 +181,7 @@ def test_records_are_not_kept_while_the_listener_is_down(databases: Databases) -
         client = srv.add_client()
         auth = (client.client_id, client.secret or "")
         assert srv.post_token(GRANT, auth=auth).status_code == 200  # kept
-        with srv.db.autocommit() as conn:
-            killed = conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND datname = :db"
-                ),
-                {"name": LISTENER_NAME, "db": srv.db.engine.url.database},
-            ).all()
-        assert len(killed) == 1
+        _kill_listener(srv)
         assert _until(lambda: not _listening(srv))
         # A change while nobody listens is announced to no one: the records were dropped.
         with srv.db.write() as conn:
@@ -197,3 +191,40 @@ def test_records_are_not_kept_while_the_listener_is_down(databases: Databases) -
             )
         assert srv.post_token(GRANT, auth=auth).status_code == 401
         assert _until(lambda: _listening(srv))  # reconnected with backoff
+
+
+def test_disabled_trigger_means_no_records_are_kept(
+    databases: Databases, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_server(databases.new("postgresql"), "postgresql") as srv:
+        assert _until(lambda: _listening(srv))
+        with srv.db.write() as conn:
+            conn.execute(text("ALTER TABLE clients DISABLE TRIGGER tessera_clients_changed"))
+        with caplog.at_level(logging.WARNING, logger="tessera.server"):
+            _kill_listener(srv)  # it reconnects, finds the trigger disabled, and keeps nothing
+            assert _until(lambda: "announces no changes" in caplog.text)
+        assert not _listening(srv)
+        client = srv.add_client()
+        auth = (client.client_id, client.secret or "")
+        assert srv.post_token(GRANT, auth=auth).status_code == 200
+        with srv.db.write() as conn:  # unannounced, so it must be read on the next request
+            conn.execute(
+                text("UPDATE clients SET secret_hash = 'x' WHERE client_id = :id"),
+                {"id": client.client_id},
+            )
+        assert srv.post_token(GRANT, auth=auth).status_code == 401
+        with srv.db.write() as conn:
+            conn.execute(text("ALTER TABLE clients ENABLE TRIGGER tessera_clients_changed"))
+        assert _until(lambda: _listening(srv), 10.0)  # retried with backoff (at most 5 s)
+
+
+def _kill_listener(srv: Any) -> None:
+    with srv.db.autocommit() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = :db"
+            ),
+            {"name": LISTENER_NAME, "db": srv.db.engine.url.database},
+        ).all()
+    assert len(killed) == 1

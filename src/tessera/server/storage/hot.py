@@ -44,8 +44,16 @@ _RECORD_ONCE = (
     "INSERT INTO used_assertions (client_id, jti, expires_at) VALUES (%s, %s, %s) "
     "ON CONFLICT DO NOTHING RETURNING jti"
 )
+_TRIGGER_ENABLED = (
+    "SELECT 1 FROM pg_trigger WHERE tgname = 'tessera_clients_changed' "
+    "AND tgrelid = 'clients'::regclass AND tgenabled <> 'D'"
+)
 _MAX_CACHED = 4096
 logger = logging.getLogger("tessera.server")
+
+
+class _NoTrigger(Exception):
+    """The trigger of migration 0003 is missing or disabled: changes would go unannounced."""
 
 
 def _conninfo(url: URL) -> str:
@@ -128,19 +136,29 @@ class HotStore:
         """LISTEN for client changes, reconnecting with backoff; records are kept only while
         this runs with a live connection."""
         delay = 0.1
+        warned = False  # about a missing trigger, once until it is back
         while True:
             try:
                 conn = await self._connect(LISTENER_NAME)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await self._check_trigger(conn)
                     self._forget()
                     self._listening = True
-                    delay = 0.1
+                    delay, warned = 0.1, False
                     while True:
                         async for _notice in conn.notifies(timeout=self._heartbeat):
                             self._forget()
+                        # The connection still answers, and changes are still announced.
                         async with asyncio.timeout(self._timeout):
-                            await conn.execute("SELECT 1")  # the connection still answers
+                            await self._check_trigger(conn)
+            except _NoTrigger:
+                if not warned:
+                    warned = True
+                    logger.warning(
+                        "the clients table announces no changes (run `tessera db upgrade`): "
+                        "client records are read on every request"
+                    )
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 if self._listening:
                     logger.warning("client change listener lost: %s", type(exc).__name__)
@@ -149,6 +167,12 @@ class HotStore:
                 self._forget()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    @staticmethod
+    async def _check_trigger(conn: psycopg.AsyncConnection[Any]) -> None:
+        cursor = await conn.execute(_TRIGGER_ENABLED)
+        if await cursor.fetchone() is None:
+            raise _NoTrigger
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         try:
