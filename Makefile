@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv browser test lint typecheck pytest demo serve bench clean
+.PHONY: venv tools test lint typecheck pytest demo serve bench clean
 
 venv: $(STAMP)
 
@@ -21,10 +21,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy --strict src
 
-browser:
-	sh scripts/install-browser.sh
+tools:
+	sh scripts/install-test-tools.sh
 
-pytest: venv browser
+pytest: venv tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest

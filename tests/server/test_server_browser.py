@@ -44,7 +44,7 @@ def _require_browser() -> None:
     except ImportError:
         reason = "the playwright package is not installed"
     if reason is None and not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM}: run scripts/install-browser.sh"
+        reason = f"Chromium not found at {CHROMIUM}: run scripts/install-test-tools.sh"
     if reason is not None:
         if os.environ.get("TESSERA_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{reason} (TESSERA_REQUIRE_SERVICES=1)")

@@ -162,6 +162,9 @@ class HotStore:
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 if self._listening:
                     logger.warning("client change listener lost: %s", type(exc).__name__)
+                    # Whatever broke this connection (a restart, a failover, an operator)
+                    # has likely broken the idle ones too: the next query starts afresh.
+                    await self._close_idle()
             finally:
                 self._listening = False
                 self._forget()
