@@ -3,10 +3,11 @@ that need it, not the worker; past the timeout they are 503 and the store recove
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -29,6 +30,22 @@ def _lock_clients(url: str, held: threading.Event, release: threading.Event) -> 
         release.wait(30)
 
 
+@contextlib.contextmanager
+def _clients_locked(srv: Any) -> Iterator[None]:
+    """Hold an exclusive lock on the clients table (from another connection) for the block."""
+    held, release = threading.Event(), threading.Event()
+    locker = threading.Thread(
+        target=_lock_clients, args=(srv.settings.database, held, release), daemon=True
+    )
+    locker.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        locker.join(10)
+
+
 def test_token_request_waiting_on_the_database_does_not_stall_the_worker(
     databases: Databases,
 ) -> None:
@@ -36,25 +53,18 @@ def test_token_request_waiting_on_the_database_does_not_stall_the_worker(
         assert srv.context.hot_store is not None
         client = srv.add_client()
         auth = (client.client_id, client.secret or "")
-        held, release = threading.Event(), threading.Event()
-        locker = threading.Thread(
-            target=_lock_clients, args=(srv.settings.database, held, release), daemon=True
-        )
-        locker.start()
-        assert held.wait(10)
         replies: list[httpx.Response] = []
         waiting = threading.Thread(
             target=lambda: replies.append(srv.post_token(GRANT, auth=auth)), daemon=True
         )
-        waiting.start()
-        time.sleep(0.3)  # the token request is now blocked on the table lock
-        assert waiting.is_alive()
-        started = time.monotonic()
-        assert srv.http.get("/jwks.json").status_code == 200  # same worker, served meanwhile
-        assert time.monotonic() - started < 1.0
-        release.set()
+        with _clients_locked(srv):
+            waiting.start()
+            time.sleep(0.3)  # the token request is now blocked on the table lock
+            assert waiting.is_alive()
+            started = time.monotonic()
+            assert srv.http.get("/jwks.json").status_code == 200  # same worker, meanwhile
+            assert time.monotonic() - started < 1.0
         waiting.join(10)
-        locker.join(10)
         assert [reply.status_code for reply in replies] == [200]
 
 
@@ -67,17 +77,10 @@ def test_database_slower_than_the_timeout_is_503_and_the_store_recovers(
         client = srv.add_client()
         auth = (client.client_id, client.secret or "")
         assert srv.post_token(GRANT, auth=auth).status_code == 200
-        held, release = threading.Event(), threading.Event()
-        locker = threading.Thread(
-            target=_lock_clients, args=(srv.settings.database, held, release), daemon=True
-        )
-        locker.start()
-        assert held.wait(10)
-        started = time.monotonic()
-        reply = srv.post_token(GRANT, auth=auth)
-        elapsed = time.monotonic() - started
-        release.set()
-        locker.join(10)
+        with _clients_locked(srv):
+            started = time.monotonic()
+            reply = srv.post_token(GRANT, auth=auth)
+            elapsed = time.monotonic() - started
         assert reply.status_code == 503
         assert reply.json()["error"] == "temporarily_unavailable"
         assert reply.headers["retry-after"] == "1"
@@ -128,19 +131,10 @@ def test_kept_client_record_answers_without_a_query(databases: Databases) -> Non
         client = srv.add_client()
         auth = (client.client_id, client.secret or "")
         assert srv.post_token(GRANT, auth=auth).status_code == 200  # reads and keeps the row
-        held, release = threading.Event(), threading.Event()
-        locker = threading.Thread(
-            target=_lock_clients, args=(srv.settings.database, held, release), daemon=True
-        )
-        locker.start()
-        assert held.wait(10)
-        try:
+        with _clients_locked(srv):
             started = time.monotonic()
             assert srv.post_token(GRANT, auth=auth).status_code == 200  # table locked: no query
             assert time.monotonic() - started < 1.0
-        finally:
-            release.set()
-            locker.join(10)
 
 
 def test_rotated_secret_and_removed_client_stop_working_on_postgresql(
