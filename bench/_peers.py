@@ -210,6 +210,7 @@ class HandWritten(Adapter):
     """
 
     name = "handwritten"
+    bare = False
 
     def build(self, fx: Fixture) -> tuple[Op, Op]:
         import binascii
@@ -285,6 +286,21 @@ class HandWritten(Adapter):
             return (signing_input + b"." + b64e(sign(signing_input))).decode("ascii")
 
         token = fx.token
+        if self.bare:
+            scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+            def decode_bare() -> dict[str, Any]:
+                raw = token.encode("ascii")
+                dot = raw.rindex(b".")
+                p_seg = raw[raw.index(b".") + 1 : dot]
+                try:
+                    verify(b64d(raw[dot + 1 :]), raw[:dot])
+                except InvalidSignature:
+                    raise ValueError("signature") from None
+                got: dict[str, Any] = scan(b64d(p_seg).decode(), 0)[0]
+                return got
+
+            return encode, decode_bare
 
         def decode() -> dict[str, Any]:
             raw = token.encode("ascii")
@@ -304,6 +320,18 @@ class HandWritten(Adapter):
             return got
 
         return encode, decode
+
+
+class Bare(HandWritten):
+    """Less than any usable decoder: split at the dots, two base64 decodes, the primitive and
+    one JSON parse (the C scanner, no hooks), with no check of any kind.
+
+    What every decoder that returns the claims spends on this machine: the decode budget
+    minus this figure is all that is left for the checks. (Its encode is the hand-written one.)
+    """
+
+    name = "bare"
+    bare = True
 
 
 class Tessera(Adapter):
@@ -529,6 +557,7 @@ class AuthlibJose(Adapter):
 
 FLOOR = Floor()
 HANDWRITTEN = HandWritten()
+BARE = Bare()
 TESSERA = Tessera()
 STUBBED = TesseraStubbed()
 PEERS: tuple[Adapter, ...] = (PyJWT(), Joserfc(), JWCrypto(), PythonJose(), AuthlibJose())

@@ -27,6 +27,7 @@ from typing import Any
 import _peers
 from _peers import (
     ALGORITHMS,
+    BARE,
     FLOOR,
     HANDWRITTEN,
     PEERS,
@@ -147,9 +148,11 @@ def print_table(op: str, results: list[Result], peers: list[str], rounds: int) -
     print(
         "-floor = tessera - floor (best rounds); paired = median over rounds of tessera - floor"
         " in the same round;\nhand = the same for a minimal hand-written decoder (a lower"
-        " bound, see _peers.HandWritten); own = tessera with the primitive stubbed out"
+        " bound, see _peers.HandWritten); bare = the same for\nparsing without any check"
+        " (_peers.Bare); own = tessera with the primitive stubbed out"
     )
-    head = f"{'alg':<7}{'floor':>8}{'tessera':>9}{'-floor':>8}{'paired':>8}{'hand':>7}{'own':>6}"
+    head = f"{'alg':<7}{'floor':>8}{'tessera':>9}{'-floor':>8}{'paired':>8}{'hand':>7}"
+    head += f"{'bare':>7}{'own':>6}"
     head += "".join(f"{name:>19}" for name in peers)
     print(head)
     print("-" * len(head))
@@ -157,6 +160,7 @@ def print_table(op: str, results: list[Result], peers: list[str], rounds: int) -
         tess = res.cells["tessera"].best
         line = f"{res.alg:<7}{_fmt(res.cells['floor'].best):>8}{_fmt(tess):>9}"
         line += f"{res.overhead:>+8.1f}{res.paired():>+8.1f}{res.paired('handwritten'):>+7.1f}"
+        line += f"{res.paired('bare'):>+7.1f}"
         line += f"{res.cells['tessera-stubbed'].best:>6.1f}"
         for name in peers:
             cell = res.cells.get(name)
@@ -214,6 +218,14 @@ def target_lines(results: list[Result], peers: list[str]) -> list[str]:
                 f"  minimal hand-written {op}r on the same algs (paired): "
                 f"{min(hand.values()):+.1f} to {hand[top_hand]:+.1f} µs (worst {top_hand})"
             )
+            if op == "decode":
+                bare = {r.alg: r.paired("bare") for r in fast}
+                top_bare = max(bare, key=lambda a: bare[a])
+                lines.append(
+                    f"  parsing with no check at all (paired): {min(bare.values()):+.1f} to "
+                    f"{bare[top_bare]:+.1f} µs (worst {top_bare}), leaving "
+                    f"{budget - bare[top_bare]:.1f} µs of the budget for every check"
+                )
         own = {r.alg: r.cells["tessera-stubbed"].best for r in mine}
         top = max(own, key=lambda a: own[a])
         lines.append(
@@ -276,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     print(", ".join(f"{k} {v}" for k, v in env["versions"].items()))
 
     peers = [p for p in PEERS if p.available()]
-    adapters = [FLOOR, TESSERA, STUBBED, HANDWRITTEN, *peers]
+    adapters = [FLOOR, TESSERA, STUBBED, HANDWRITTEN, BARE, *peers]
     fixtures = _peers.make_fixtures(algs)
     built = prepare(fixtures, adapters)
     first = fixtures[algs[0]]
@@ -308,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                     "tessera_minus_floor_us": r.overhead,
                     "tessera_minus_floor_paired_us": r.paired(),
                     "handwritten_minus_floor_paired_us": r.paired("handwritten"),
+                    "bare_minus_floor_paired_us": r.paired("bare"),
                     "cells": {
                         n: {"median_us": c.median, "best_us": c.best, "samples_us": c.samples}
                         for n, c in r.cells.items()

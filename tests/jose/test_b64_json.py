@@ -1,6 +1,10 @@
 """Strict base64url and JSON: the parsing layer under every header and claims set."""
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tessera.jose import _b64, _json
 
@@ -49,6 +53,51 @@ def test_json_rejects_duplicate_member_names() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":"x,y","a":1}',  # a comma inside a string must not offset the duplicate
+        b'{"a":1 , "a":2}',
+        b'{"a" : 1,"a" : 2}',
+        b'{"a":1,"b":",","a":2}',
+        b'{"a":"\\"","a":1}',
+    ],
+)
+def test_flat_objects_with_duplicate_members_are_rejected(text: bytes) -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        _json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"a":1,"b":"x,y"}', b'{"a":"{","b":"["}', b'{"a":1} ', b'{ "a":1}', b'{"a,":",b"}'],
+)
+def test_flat_objects_whose_text_confuses_the_member_count_still_parse(text: bytes) -> None:
+    assert _json.loads(text) == json.loads(text)
+
+
+_KEYS = st.sampled_from(["a", "b", "c", ",", "a,", "{", '\\"', ":"])
+_VALUES = st.one_of(
+    st.integers(-(2**53), 2**53),
+    st.text(alphabet=',:{}[]" \\ab', max_size=6),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(st.lists(st.tuples(_KEYS, _VALUES), max_size=6))
+def test_flat_object_is_accepted_exactly_when_its_member_names_are_unique(
+    members: list[tuple[str, object]],
+) -> None:
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in members) + "}"
+    names = [k for k, _ in members]
+    if len(set(names)) == len(names):
+        assert _json.loads(text.encode()) == dict(members)
+    else:
+        with pytest.raises(ValueError, match="duplicate"):
+            _json.loads(text.encode())
+
+
+@pytest.mark.parametrize(
     "text", [b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}']
 )
 def test_json_rejects_non_finite_numbers(text: bytes) -> None:
@@ -88,3 +137,15 @@ def test_dumps_is_compact_utf8_and_refuses_nan() -> None:
     assert _json.dumps({"a": [1, "é"]}) == '{"a":[1,"é"]}'.encode()
     with pytest.raises(ValueError):
         _json.dumps({"a": float("nan")})
+
+
+def test_a_flat_claims_set_takes_the_scanner_without_the_member_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The hot path: a compact flat object never needs the slower duplicate-checking scanner.
+    def refuse(text: str, start: int) -> object:
+        raise AssertionError("the checked scanner ran")
+
+    monkeypatch.setattr(_json, "_SCAN", refuse)
+    claims = {"iss": "https://a.example", "aud": "api", "exp": 1, "scope": "read write"}
+    assert _json.loads(json.dumps(claims, separators=(",", ":")).encode()) == claims

@@ -8,8 +8,8 @@ normalisation or case folding.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from time import time as _time
 
 from tessera.errors import (
     ClaimError,
@@ -163,7 +163,7 @@ class ClaimRules:
             ClaimError: a subclass naming the claim that failed.
         """
         if now is None:
-            current = time.time()
+            current = _time()
         elif hasattr(now, "timestamp"):  # datetime.datetime
             current = now.timestamp()
         else:

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    _Scanner = Callable[[str, int], tuple[Any, int]]
+
 __all__ = ["DEFAULT_MAX_DEPTH", "dumps", "loads"]
 
 DEFAULT_MAX_DEPTH = 32
@@ -45,13 +47,20 @@ class _Context:
 
     strict = True
     object_hook = None
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], dict[str, Any]] | None
     object_pairs_hook = staticmethod(_pairs)
     parse_float = staticmethod(_float)
     parse_int = int
     parse_constant = staticmethod(_constant)
 
 
-def _build() -> tuple[Callable[[str, int], tuple[Any, int]], Callable[[Any, int], list[str]]]:
+class _FlatContext(_Context):
+    """The same, but the C scanner builds each object itself: duplicates are found by count."""
+
+    object_pairs_hook = None
+
+
+def _build() -> tuple[_Scanner, _Scanner, Callable[[Any, int], list[str]]]:
     # The C accelerator directly: the json package would import re and enum, a sizeable part
     # of `tessera decode`'s start-up. Pure Python falls back to the json package.
     try:
@@ -63,17 +72,19 @@ def _build() -> tuple[Callable[[str, int], tuple[Any, int]], Callable[[Any, int]
             object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float
         )
         encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return decoder.scan_once, lambda value, _level: list(encoder.iterencode(value))  # type: ignore[attr-defined]
+        scan_once = decoder.scan_once  # type: ignore[attr-defined]
+        return scan_once, scan_once, lambda value, _level: list(encoder.iterencode(value))
     scan = accelerator.make_scanner(_Context())  # type: ignore[arg-type]
+    flat = accelerator.make_scanner(_FlatContext())  # type: ignore[arg-type]
     # No markers dict: a shared one is not cleared after an error; a cycle then ends in
     # RecursionError instead, which dumps() reports.
     encode = accelerator.make_encoder(
         None, _not_json, accelerator.encode_basestring, None, ":", ",", False, False, False
     )
-    return scan, encode
+    return scan, flat, encode
 
 
-_SCAN, _ENCODE = _build()
+_SCAN, _SCAN_FLAT, _ENCODE = _build()
 
 
 def _depth(text: str) -> int:
@@ -121,6 +132,19 @@ def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         ValueError: invalid UTF-8 or JSON, BOM, duplicates, NaN/Infinity, too deep.
     """
     text = data.decode("utf-8")
+    if text[:1] == "{" and "[" not in text and text.find("{", 1) < 0:
+        # A flat object (a typical claims set): depth 1, and only its own members can repeat.
+        # Its M members are joined by M - 1 commas and a comma inside a string only adds to
+        # the count, so count + 1 == len(dict) proves that no member was overwritten.
+        try:
+            value, end = _SCAN_FLAT(text, 0)
+        except (StopIteration, ValueError, SystemError):
+            pass  # the checked path below parses it again and says what is wrong
+        else:
+            if end == len(text) and text.count(",") + 1 == len(value):
+                if "\\" in text and "\\u" in text:
+                    _check_strings(value)
+                return value
     # Depth never exceeds the number of brackets, so the exact scan runs only when it could.
     if (text.count("{") > max_depth or "[" in text) and (
         text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth

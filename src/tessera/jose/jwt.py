@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["decode", "decode_unverified", "encode"]
 
 _NUMERIC = ("exp", "nbf", "iat")
+_STRINGS = ("iss", "sub", "jti")
+_ABSENT = object()
 _RULES_CACHE_SIZE = 64
 _rules_cache: dict[tuple[Any, ...], ClaimRules] = {}
 
@@ -81,19 +83,21 @@ def _rules(
 
 
 def _check_outgoing(claims: Mapping[str, Any]) -> None:
+    # Exact-type tests first: they settle the usual values without isinstance's slower path.
+    get = claims.get
     for name in _NUMERIC:
-        if name in claims:
-            value = claims[name]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigurationError(f"claim {name!r} must be a number (NumericDate)")
-    for name in ("iss", "sub", "jti"):
-        if name in claims and not isinstance(claims[name], str):
+        value = get(name, _ABSENT)
+        if value is _ABSENT or type(value) is int or type(value) is float:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigurationError(f"claim {name!r} must be a number (NumericDate)")
+    for name in _STRINGS:
+        value = get(name, _ABSENT)
+        if value is not _ABSENT and type(value) is not str and not isinstance(value, str):
             raise ConfigurationError(f"claim {name!r} must be a string")
-    if "aud" in claims:
-        aud = claims["aud"]
-        ok = isinstance(aud, str) or (
-            isinstance(aud, list | tuple) and aud and all(isinstance(a, str) for a in aud)
-        )
+    aud = get("aud", _ABSENT)
+    if aud is not _ABSENT and type(aud) is not str and not isinstance(aud, str):
+        ok = isinstance(aud, (list, tuple)) and aud and all(isinstance(a, str) for a in aud)
         if not ok:
             raise ConfigurationError("claim 'aud' must be a string or a non-empty string list")
 
