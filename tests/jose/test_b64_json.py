@@ -149,3 +149,19 @@ def test_a_flat_claims_set_takes_the_scanner_without_the_member_hook(
     monkeypatch.setattr(_json, "_SCAN", refuse)
     claims = {"iss": "https://a.example", "aud": "api", "exp": 1, "scope": "read write"}
     assert _json.loads(json.dumps(claims, separators=(",", ":")).encode()) == claims
+
+
+_JSONISH = st.text(alphabet='{}[]",:\\ abu0123456789.eE-+tfnrl\t', max_size=40)
+
+
+@given(st.one_of(_JSONISH, _JSONISH.map(lambda t: "{" + t)))
+def test_the_flat_object_shortcut_agrees_with_the_checked_parser(text: str) -> None:
+    # Differential: whatever the shortcut returns, the checked parser returns too, and
+    # whatever the checked parser refuses, loads refuses.
+    try:
+        expected = _json._loads_checked(text, _json.DEFAULT_MAX_DEPTH)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _json.loads(text.encode())
+    else:
+        assert _json.loads(text.encode()) == expected

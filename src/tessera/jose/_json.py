@@ -145,6 +145,11 @@ def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
                 if "\\" in text and "\\u" in text:
                     _check_strings(value)
                 return value
+    return _loads_checked(text, max_depth)
+
+
+def _loads_checked(text: str, max_depth: int) -> Any:
+    """Parse any JSON text with every check done while scanning (duplicates by the hook)."""
     # Depth never exceeds the number of brackets, so the exact scan runs only when it could.
     if (text.count("{") > max_depth or "[" in text) and (
         text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth
