@@ -8,12 +8,14 @@ import base64
 import datetime
 import hashlib
 import json
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
 import tessera
@@ -534,13 +536,56 @@ def test_from_pem_refuses_garbage(pem: bytes | str) -> None:
         Key.from_pem(pem)
 
 
-def test_from_pem_refuses_dsa_key() -> None:
-    """DSA has no JOSE algorithm."""
-    key = dsa.generate_private_key(key_size=2048)
+_DSA = Path(__file__).parent.parent / "vectors" / "dsa"
+
+
+@pytest.mark.parametrize(
+    ("name", "password"),
+    [
+        ("pkcs8.pem", None),
+        ("traditional.pem", None),
+        ("pkcs8-encrypted.pem", b"correct horse"),
+        ("spki.pem", None),
+        ("certificate.pem", None),
+    ],
+)
+def test_from_pem_refuses_dsa_key_without_a_deprecation_warning(
+    name: str, password: bytes | None
+) -> None:
+    """DSA has no JOSE algorithm: every PEM form is InvalidKey, and no warning reaches the user
+    (cryptography >= 51 warns on DSA; pytest turns warnings into errors)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidKey, match="DSA keys are not supported"):
+            Key.from_pem((_DSA / name).read_bytes(), password=password)
+
+
+def test_from_pem_refuses_encrypted_dsa_key_with_wrong_password() -> None:
+    """A wrong password on an encrypted DSA key is the ordinary wrong-password error."""
+    with pytest.raises(InvalidKey, match="could not be loaded"):
+        Key.from_pem((_DSA / "pkcs8-encrypted.pem").read_bytes(), password=b"wrong")
+
+
+def test_dsa_detection_reads_only_the_algorithm_identifier() -> None:
+    """RSA and EC keys in every form are not DSA; truncated DER is left to cryptography."""
+    from tessera.jose import _pem
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    for key in (rsa_key, ec_key):
+        for pem in (
+            _pem_private(key, serialization.PrivateFormat.PKCS8),
+            _pem_private(key, serialization.PrivateFormat.TraditionalOpenSSL),
+            _pem_public(key, serialization.PublicFormat.SubjectPublicKeyInfo),
+            _self_signed_certificate(key),
+        ):
+            assert not _pem.is_dsa(pem)
+    dsa_pem = (_DSA / "spki.pem").read_bytes()
+    assert _pem.is_dsa(dsa_pem)
+    truncated = b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
+    assert not _pem.is_dsa(truncated)
     with pytest.raises(InvalidKey):
-        Key.from_pem(_pem_private(key, serialization.PrivateFormat.PKCS8))
-    with pytest.raises(InvalidKey):
-        Key.from_pem(_pem_public(key, serialization.PublicFormat.SubjectPublicKeyInfo))
+        Key.from_pem(truncated)
 
 
 def test_from_pem_refuses_unsupported_curve() -> None:

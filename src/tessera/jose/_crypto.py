@@ -7,6 +7,7 @@ Everything raised here is a Tessera error or ``ValueError`` for the caller to tr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from tessera.errors import InvalidKey
+from tessera.jose import _pem
 from tessera.jose._b64 import b64decode, b64encode_str
 from tessera.jose.jwa import Algorithm, Family
 
@@ -347,13 +349,28 @@ def to_jwk(material: Material, private: bool) -> dict[str, str]:
 # -- PEM -----------------------------------------------------------------------------------
 
 
+_DSA_REFUSED = "DSA keys are not supported: JOSE has no DSA algorithm (use ES256 or EdDSA)"
+
+
+def _load_encrypted(data: bytes, password: bytes | None) -> Any:
+    """An encrypted PKCS#8 key: its algorithm is only known once decrypted, so the DSA
+    deprecation warning of ``cryptography`` >= 51 is silenced here and DSA refused after."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="DSA is deprecated", category=Warning)
+        return serialization.load_pem_private_key(data, password=password)
+
+
 def from_pem(data: bytes, password: bytes | None) -> Material:
     """Key material from PEM: PKCS#8, SPKI, PKCS#1, SEC1 or an X.509 certificate."""
     if b"-----BEGIN" not in data:
         raise InvalidKey("not PEM data (expected a -----BEGIN ...----- block)")
+    if _pem.is_dsa(data):
+        raise InvalidKey(_DSA_REFUSED)
     try:
-        if b"PRIVATE KEY-----" in data:
-            key: Any = serialization.load_pem_private_key(data, password=password)
+        if b"ENCRYPTED PRIVATE KEY-----" in data:
+            key: Any = _load_encrypted(data, password)
+        elif b"PRIVATE KEY-----" in data:
+            key = serialization.load_pem_private_key(data, password=password)
         elif b"-----BEGIN CERTIFICATE-----" in data:
             key = x509.load_pem_x509_certificate(data).public_key()
         else:
@@ -364,7 +381,9 @@ def from_pem(data: bytes, password: bytes | None) -> Material:
         raise InvalidKey(
             "the PEM data could not be loaded (wrong password or corrupt key)"
         ) from None
-    describe(key)  # refuses DSA, DH and unsupported curves
+    if type(key).__name__.startswith("DSA"):  # only an encrypted PKCS#8 gets this far
+        raise InvalidKey(_DSA_REFUSED)
+    describe(key)  # refuses DH and unsupported curves
     return key  # type: ignore[no-any-return]
 
 
