@@ -33,7 +33,7 @@ class _Der:
         data, pos = self.data, self.pos
         if pos + 2 > len(data):
             raise ValueError("truncated DER")
-        tag, first = data[pos], data[pos + 1]
+        kind, first = data[pos], data[pos + 1]
         pos += 2
         if first < 0x80:
             length = first
@@ -46,19 +46,19 @@ class _Der:
         if pos + length > len(data):
             raise ValueError("DER value overruns its container")
         self.pos = pos
-        return tag, length
+        return kind, length
 
-    def enter(self, tag: int) -> None:
+    def enter(self, kind: int) -> None:
         """Step into a constructed value with this tag."""
         found, _ = self.header()
-        if found != tag:
+        if found != kind:
             raise ValueError("unexpected DER tag")
 
     def skip(self) -> int:
         """Step over one whole value; return its tag."""
-        tag, length = self.header()
+        kind, length = self.header()
         self.pos += length
-        return tag
+        return kind
 
     def startswith(self, prefix: bytes) -> bool:
         return self.data.startswith(prefix, self.pos)
