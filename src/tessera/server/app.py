@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from tessera.server.cimd import ClientMetadataResolver
 from tessera.server.config import Settings
 from tessera.server.endpoints._http import json_response, oauth_error_response
 from tessera.server.endpoints.authorize import authorize, stylesheet
@@ -66,6 +67,8 @@ class Context:
     clock: Callable[[], float]
     hot_store: HotStore | None = None
     """The token endpoint's non-blocking queries (PostgreSQL); None on SQLite."""
+    client_metadata: ClientMetadataResolver | None = None
+    """Resolves URL client ids (Client ID Metadata Documents); None when not accepted."""
 
     def healthy(self) -> bool:
         """True when the database answers and a key can sign."""
@@ -152,14 +155,18 @@ def create_app(
     if kek is None:
         kek = KEK.load(settings.kek, settings.kek_file, create=True)
     keys = KeyManager(database, kek, settings, clock=clock)
+    resolver = (
+        ClientMetadataResolver(settings, clock) if settings.client_metadata_documents else None
+    )
     context = Context(
         settings=settings,
         db=database,
         keys=keys,
-        token_endpoint=TokenEndpoint(settings, database, keys, clock),
+        token_endpoint=TokenEndpoint(settings, database, keys, clock, resolver),
         token_info=TokenInfo(settings, database, keys, clock),
         clock=clock,
         hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
+        client_metadata=resolver,
     )
 
     @contextlib.asynccontextmanager
@@ -180,6 +187,8 @@ def create_app(
                     await task
             if context.hot_store is not None:
                 await context.hot_store.close()
+            if resolver is not None:
+                resolver.close()
             if db is None:
                 database.dispose()
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import Connection
 
+from tessera.server._client_metadata import redirect_matches
 from tessera.server.config import Settings
 from tessera.server.errors import InvalidScope, InvalidTarget
 from tessera.server.grants import pkce
@@ -47,7 +48,7 @@ AUTHORIZE_PARAMS = (
 )
 """The request parameters carried through the sign-in and consent forms."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,64}\Z")
+_CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,255}\Z")
 MAX_FIELDS = 50
 MAX_STATE = 1024
 
@@ -124,9 +125,14 @@ def _single(params: dict[str, list[str]], name: str) -> str | None:
 
 
 def validate(
-    conn: Connection, params: dict[str, list[str]], settings: Settings
+    conn: Connection,
+    params: dict[str, list[str]],
+    settings: Settings,
+    *,
+    described: ClientRecord | None = None,
 ) -> AuthorizationRequest:
-    """Check an authorization request.
+    """Check an authorization request; ``described`` is the client its metadata document
+    describes, when ``client_id`` is a URL (resolved before, without the database).
 
     Raises:
         PageError: unknown client, or a redirect URI that is missing, repeated or unregistered.
@@ -135,7 +141,10 @@ def validate(
     client_ids = params.get("client_id", [])
     if len(client_ids) != 1 or not _CLIENT_ID.match(client_ids[0]):
         raise PageError("The request does not name one client (client_id).")
-    client = client_rows.find(conn, client_ids[0])
+    if described is not None and described.client_id == client_ids[0]:
+        client: ClientRecord | None = described
+    else:
+        client = client_rows.find(conn, client_ids[0])
     if client is None:
         raise PageError("The application that sent you here is not registered.")
     redirect_uris = params.get("redirect_uri", [])
@@ -143,7 +152,7 @@ def validate(
         raise PageError("The request names more than one redirect URI.")
     if redirect_uris:
         redirect_uri = redirect_uris[0]
-        if redirect_uri not in client.redirect_uris:  # exact string comparison
+        if not redirect_matches(client.redirect_uris, redirect_uri, client.application_type):
             raise PageError(
                 "The redirect URI is not registered for this application; you have not "
                 "been sent anywhere."

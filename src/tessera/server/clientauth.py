@@ -31,6 +31,7 @@ from tessera.server.storage import clients as client_rows
 from tessera.server.storage.clients import ClientRecord
 
 if TYPE_CHECKING:
+    from tessera.server.cimd import ClientMetadataResolver
     from tessera.server.storage.hot import HotStore
 
 __all__ = [
@@ -60,7 +61,7 @@ ASSERTION_ALGORITHMS = (
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 """Token endpoint authentication methods; ``none`` is for public clients (RFC 7591 sec. 2)."""
 _ASSERTION_TYPES = ("jwt", "client-authentication+jwt")  # RFC 7523bis explicit typing
-_CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,64}\Z")  # RFC 6749 appendix A.1: VSCHAR
+_CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,255}\Z")  # RFC 6749 appendix A.1: VSCHAR
 _FAILED = "client authentication failed"
 _REPLAYED = "the client assertion was already used (jti replay)"
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
@@ -104,9 +105,15 @@ def _basic_credentials(value: str) -> tuple[str, str]:
 class ClientAuthenticator:
     """Authenticates the client of a token request against the stored clients."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float],
+        resolver: ClientMetadataResolver | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.resolver = resolver
         self._audiences = frozenset((settings.issuer, settings.token_endpoint))
         self._validators: dict[str, Callable[[Any], bool]] = {
             "aud": lambda aud: isinstance(aud, str)
@@ -130,11 +137,39 @@ class ClientAuthenticator:
             InvalidClient: no credentials, unknown client, wrong secret, bad assertion.
         """
         presented = self.credentials(form, authorization, allow_public=allow_public)
-        record = client_rows.find(conn, presented.client_id) if presented.well_formed else None
+        record = self._find(conn, presented) if presented.well_formed else None
         record, used = self.check(presented, record)
         if used is not None and not assertions.record_once(conn, record.client_id, *used):
             raise InvalidClient(_REPLAYED)
         return record
+
+    def _find(self, conn: Connection, presented: Credentials) -> ClientRecord | None:
+        from tessera.server.cimd import is_metadata_url
+
+        if self.resolver is not None and is_metadata_url(presented.client_id):
+            return self.resolver.cached(presented.client_id)  # see prefetch()
+        return client_rows.find(conn, presented.client_id)
+
+    def prefetch(self, form: Form, authorization: str | None) -> None:
+        """Fetch the metadata document of a URL client id now, before a transaction opens,
+        so :meth:`authenticate` finds it in the cache without holding the database.
+
+        Raises:
+            InvalidClient: the document cannot be fetched or used.
+            InvalidRequest: a malformed request (see :meth:`credentials`).
+        """
+        from tessera.server.cimd import is_metadata_url
+        from tessera.server.errors import ClientMetadataError
+
+        if self.resolver is None:
+            return
+        client_id = self.credentials(form, authorization, allow_public=True).client_id
+        if not is_metadata_url(client_id) or _CLIENT_ID.match(client_id) is None:
+            return
+        try:
+            self.resolver.resolve(client_id)
+        except ClientMetadataError as exc:
+            raise InvalidClient(f"the client metadata document cannot be used: {exc}") from None
 
     async def authenticate_async(
         self, store: HotStore, form: Form, authorization: str | None

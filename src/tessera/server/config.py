@@ -32,6 +32,7 @@ SIGNING_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _ENV_PREFIX = "TESSERA_"
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 appendix A.4
 
 
 def parse_duration(value: object, name: str) -> int:
@@ -113,6 +114,26 @@ class Settings:
     """The first lock after the free failures; it doubles with each further failure."""
     login_window: int = 900
     """Failures older than this are forgotten; also the longest lock."""
+    client_metadata_documents: bool = False
+    """Accept https URLs as ``client_id``: Client ID Metadata Documents, fetched and cached."""
+    dynamic_scopes: tuple[str, ...] = ()
+    """Scopes a client that registered itself (metadata document, dynamic registration) may
+    ask for; its tokens go to ``default_audience``."""
+    fetch_allow: tuple[str, ...] = ()
+    """Hosts or address ranges (CIDR) that client metadata fetches may reach although they are
+    private, loopback or link-local (an intranet's clients, tests)."""
+    fetch_timeout: float = 5.0
+    """Time limit of one client metadata or JWK Set fetch."""
+    fetch_max_bytes: int = 5120
+    """Largest client metadata document or JWK Set read, in bytes."""
+    fetch_ca_file: str = ""
+    """Extra CA certificates (PEM file) trusted for client metadata fetches."""
+    client_metadata_cache_min: int = 300
+    """Shortest time a fetched metadata document is kept, whatever its Cache-Control says."""
+    client_metadata_cache_max: int = 86400
+    """Longest time a fetched metadata document is kept, whatever its Cache-Control says."""
+    client_metadata_cache_size: int = 1000
+    """Most metadata documents held at once (least recently used leaves first)."""
 
     @property
     def token_endpoint(self) -> str:
@@ -182,11 +203,19 @@ _DURATIONS = {
     "session_lifetime",
     "login_lock",
     "login_window",
+    "client_metadata_cache_min",
+    "client_metadata_cache_max",
 }
-_FLOATS = {"key_cache_ttl", "maintenance_interval"}
-_INTS = {"port", "max_body_size", "login_free_failures"}
-_LISTS = {"allowed_origins", "default_audience"}
-_BOOLS = {"debugger"}
+_FLOATS = {"key_cache_ttl", "maintenance_interval", "fetch_timeout"}
+_INTS = {
+    "port",
+    "max_body_size",
+    "login_free_failures",
+    "fetch_max_bytes",
+    "client_metadata_cache_size",
+}
+_LISTS = {"allowed_origins", "default_audience", "dynamic_scopes", "fetch_allow"}
+_BOOLS = {"debugger", "client_metadata_documents"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _NOT_IN_FILE = {"kek"}  # a secret belongs in the environment or its own 0600 file
 
@@ -313,6 +342,13 @@ def _validated(settings: Settings) -> Settings:
         )
     if settings.token_lifetime > settings.rotation_period:
         raise ServerConfigError("token_lifetime must not exceed rotation_period")
+    if settings.client_metadata_cache_min > settings.client_metadata_cache_max:
+        raise ServerConfigError(
+            "client_metadata_cache_min must not exceed client_metadata_cache_max"
+        )
+    for entry in settings.dynamic_scopes:
+        if not _SCOPE_TOKEN.match(entry):
+            raise ServerConfigError(f"dynamic_scopes: {entry!r} is not a scope token")
     for origin in settings.allowed_origins:
         if origin != "*" and not urlsplit(origin).netloc:
             raise ServerConfigError(f"allowed_origins: {origin!r} is not an origin URL")

@@ -5,6 +5,7 @@
     ServerError (Exception)
     ├── ServerConfigError        bad settings, unusable KEK or database: the CLI exits 2
     ├── AdminError               an administration command cannot be done: the CLI exits 2
+    ├── ClientMetadataError      a client's metadata document cannot be fetched or used
     └── OAuthError               an RFC 6749 sec. 5.2 error body with its status
         ├── InvalidRequest       400 invalid_request (also 405 and 413 with their status)
         ├── InvalidClient        401 invalid_client + WWW-Authenticate
@@ -13,6 +14,10 @@
         ├── UnsupportedGrantType 400 unsupported_grant_type
         ├── InvalidScope         400 invalid_scope
         ├── InvalidTarget        400 invalid_target (RFC 8707 sec. 2)
+        ├── InvalidClientMetadata 400 invalid_client_metadata (RFC 7591 sec. 3.2.2)
+        ├── InvalidRedirectUri   400 invalid_redirect_uri (RFC 7591 sec. 3.2.2)
+        ├── InvalidSoftwareStatement 400 invalid_software_statement (RFC 7591 sec. 3.2.2)
+        ├── InvalidToken         401 invalid_token (a wrong registration access token, RFC 7592)
         ├── TemporarilyUnavailable 503 temporarily_unavailable (the database is down)
         └── InternalError        500 server_error (a bug; never any detail)
 
@@ -26,12 +31,17 @@ from collections.abc import Mapping
 
 __all__ = [
     "AdminError",
+    "ClientMetadataError",
     "InternalError",
     "InvalidClient",
+    "InvalidClientMetadata",
     "InvalidGrant",
+    "InvalidRedirectUri",
     "InvalidRequest",
     "InvalidScope",
+    "InvalidSoftwareStatement",
     "InvalidTarget",
+    "InvalidToken",
     "OAuthError",
     "ServerConfigError",
     "ServerError",
@@ -59,6 +69,13 @@ class AdminError(ServerError):
 
     code = "admin"
     exit_code = 2
+
+
+class ClientMetadataError(ServerError):
+    """A Client ID Metadata Document cannot be fetched or is not acceptable; the message is
+    safe to show (it names the rule, never the document's content)."""
+
+    code = "client_metadata"
 
 
 class OAuthError(ServerError):
@@ -132,6 +149,42 @@ class InvalidTarget(OAuthError):
     """The requested resource is malformed or not one the client may ask for (RFC 8707)."""
 
     error = "invalid_target"
+
+
+class InvalidClientMetadata(OAuthError):
+    """A registration's client metadata field is invalid (RFC 7591 sec. 3.2.2)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """A registration's redirect URI is invalid (RFC 7591 sec. 3.2.2)."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidSoftwareStatement(OAuthError):
+    """A registration's software statement is not a JWT (RFC 7591 sec. 3.2.2)."""
+
+    error = "invalid_software_statement"
+
+
+class InvalidToken(OAuthError):
+    """The registration access token (or initial access token) is missing or wrong; 401 with
+    a Bearer challenge (RFC 6750 sec. 3, RFC 7592 sec. 3)."""
+
+    error = "invalid_token"
+    status = 401
+
+    def __init__(self, description: str) -> None:
+        super().__init__(
+            description,
+            headers={
+                "WWW-Authenticate": (
+                    f'Bearer error="invalid_token", error_description="{description}"'
+                )
+            },
+        )
 
 
 class TemporarilyUnavailable(OAuthError):

@@ -69,12 +69,24 @@ def _hidden(fields: Mapping[str, str]) -> str:
     )
 
 
+def _host_note(client_name: str, client_host: str | None) -> str:
+    """For a client that named itself: the host it is identified by, shown prominently."""
+    if client_host is None:
+        return ""
+    return (
+        f"<p class=lead id=client-host>This application is run from "
+        f"<strong>{escape(client_host)}</strong>; “{escape(client_name)}” is the name it "
+        "gave itself. Continue only if you trust that site.</p>"
+    )
+
+
 def signin_page(
     *,
     action: str,
     stylesheet: str,
     client_name: str,
     fields: Mapping[str, str],
+    client_host: str | None = None,
     username: str = "",
     error: str | None = None,
 ) -> str:
@@ -82,7 +94,8 @@ def signin_page(
     alert = f"<p class=error role=alert id=error>{escape(error)}</p>" if error else ""
     body = (
         "<h1>Sign in</h1>"
-        f"<p class=lead>to continue to <strong>{escape(client_name)}</strong></p>{alert}"
+        f"<p class=lead>to continue to <strong>{escape(client_name)}</strong></p>"
+        f"{_host_note(client_name, client_host)}{alert}"
         f'<form method=post action="{escape(action)}">{_hidden(fields)}'
         '<input type=hidden name="action" value="login">'
         "<label for=username>User name</label>"
@@ -104,6 +117,7 @@ def consent_page(
     username: str,
     scopes: Sequence[str],
     fields: Mapping[str, str],
+    client_host: str | None = None,
 ) -> str:
     """The consent form: what the application asks for, in words; Allow or Deny."""
     items = (
@@ -114,7 +128,7 @@ def consent_page(
         or "<li>Know that you signed in</li>"
     )
     body = (
-        f"<h1>Allow {escape(client_name)}?</h1>"
+        f"<h1>Allow {escape(client_name)}?</h1>{_host_note(client_name, client_host)}"
         f"<p class=lead>Signed in as <strong>{escape(username)}</strong>. "
         f"{escape(client_name)} asks to:</p>"
         f"<ul class=scopes>{items}</ul>"

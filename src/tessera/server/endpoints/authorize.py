@@ -29,11 +29,13 @@ from tessera.server.authorize import (
     redirect_to,
     validate,
 )
+from tessera.server.cimd import is_metadata_url
 from tessera.server.endpoints._http import read_body
-from tessera.server.errors import InvalidRequest
+from tessera.server.errors import ClientMetadataError, InvalidRequest
 from tessera.server.pages import STYLESHEET, consent_page, error_page, signin_page
 from tessera.server.storage import sessions as session_rows
 from tessera.server.storage import users as user_rows
+from tessera.server.storage.clients import ClientRecord
 from tessera.server.storage.sessions import SessionRow
 
 if TYPE_CHECKING:
@@ -75,6 +77,15 @@ def _origin(uri: str) -> str:
     if parts.scheme in ("http", "https") and parts.netloc:
         return f" {parts.scheme}://{parts.netloc}"
     return f" {parts.scheme}:" if parts.scheme else ""
+
+
+def _described_host(client: ClientRecord) -> str | None:
+    """The host of a URL client id (shown on the pages: its name is self-chosen)."""
+    if not is_metadata_url(client.client_id):
+        return None
+    from urllib.parse import urlsplit
+
+    return urlsplit(client.client_id).hostname
 
 
 @dataclass
@@ -149,8 +160,21 @@ class _Exchange:
         return row
 
     def check(self, params: dict[str, list[str]]) -> AuthorizationRequest:
+        described = self.described(params)
         with self.context.db.read() as conn:
-            return validate(conn, params, self.settings)
+            return validate(conn, params, self.settings, described=described)
+
+    def described(self, params: dict[str, list[str]]) -> ClientRecord | None:
+        """The client a URL client_id's metadata document describes (fetched before any
+        database connection is taken), or None for any other client_id."""
+        resolver = self.context.client_metadata
+        client_ids = params.get("client_id", [])
+        if resolver is None or len(client_ids) != 1 or not is_metadata_url(client_ids[0]):
+            return None
+        try:
+            return resolver.resolve(client_ids[0])
+        except ClientMetadataError as exc:
+            raise PageError(f"The application's metadata document cannot be used: {exc}.") from None
 
     def fields(self, request: AuthorizationRequest) -> dict[str, str]:
         """The request parameters and the session's CSRF token, for the next form."""
@@ -168,6 +192,7 @@ class _Exchange:
                 action=self.action_url,
                 stylesheet=self.stylesheet_url,
                 client_name=request.client.name,
+                client_host=_described_host(request.client),
                 fields=self.fields(request),
                 username=username,
                 error=error,
@@ -181,6 +206,7 @@ class _Exchange:
                 action=self.action_url,
                 stylesheet=self.stylesheet_url,
                 client_name=request.client.name,
+                client_host=_described_host(request.client),
                 username=username,
                 scopes=request.scopes,
                 fields=self.fields(request),

@@ -18,7 +18,7 @@ __all__ = ["metadata", "metadata_document"]
 def metadata_document(settings: Settings) -> dict[str, Any]:
     """The metadata object (RFC 8414 sec. 2); ``issuer`` is exactly the configured issuer."""
     secret_methods = [method for method in AUTH_METHODS if method != "none"]
-    return {
+    document: dict[str, Any] = {
         "issuer": settings.issuer,
         "authorization_endpoint": settings.authorization_endpoint,
         "token_endpoint": settings.token_endpoint,
@@ -38,6 +38,9 @@ def metadata_document(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "authorization_response_iss_parameter_supported": True,
     }
+    if settings.client_metadata_documents:
+        document["client_id_metadata_document_supported"] = True
+    return document
 
 
 async def metadata(request: Request) -> Response:

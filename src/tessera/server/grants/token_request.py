@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +15,9 @@ from tessera.server.grants import authorization_code, client_credentials, refres
 from tessera.server.keys import KeyManager
 from tessera.server.storage.database import Database
 from tessera.server.storage.hot import HotStore
+
+if TYPE_CHECKING:
+    from tessera.server.cimd import ClientMetadataResolver
 
 __all__ = ["GRANT_TYPES", "TokenEndpoint"]
 
@@ -40,12 +43,13 @@ class TokenEndpoint:
         db: Database,
         keys: KeyManager,
         clock: Callable[[], float],
+        resolver: ClientMetadataResolver | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.keys = keys
         self.clock = clock
-        self.authenticator = ClientAuthenticator(settings, clock)
+        self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
     @staticmethod
     def blocks(form: Form) -> bool:
@@ -64,6 +68,7 @@ class TokenEndpoint:
                 client = self.authenticator.authenticate(conn, form, authorization)
             key = self.keys.signing_key()
             return client_credentials.grant(client, form, self.settings, key, self.clock())
+        self.authenticator.prefetch(form, authorization)
         key = self.keys.signing_key()
         refusal: OAuthError
         with self.db.write() as conn:

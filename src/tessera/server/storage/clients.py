@@ -42,6 +42,8 @@ class ClientRecord:
     """``confidential`` (authenticates) or ``public`` (no secret; PKCE is its only proof)."""
     redirect_uris: tuple[str, ...] = ()
     """Registered redirect URIs, matched exactly (RFC 9700 sec. 4.1.3)."""
+    application_type: str = "web"
+    """``native`` lets loopback redirect URIs match with any port (RFC 8252 sec. 7.3)."""
 
     @property
     def is_public(self) -> bool:

@@ -35,7 +35,7 @@ metadata = MetaData()
 clients = Table(
     "clients",
     metadata,
-    Column("client_id", String(64), primary_key=True),
+    Column("client_id", String(255), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     # SHA-256 of a 256-bit random secret: a fast hash is right for random secrets.
     Column("secret_hash", String(64), nullable=True),
@@ -66,7 +66,7 @@ signing_keys = Table(
 assertions = Table(
     "used_assertions",
     metadata,
-    Column("client_id", String(64), primary_key=True),
+    Column("client_id", String(255), primary_key=True),
     Column("jti", String(255), primary_key=True),
     Column("expires_at", Float, nullable=False),
     Index("ix_used_assertions_expires_at", "expires_at"),
@@ -114,7 +114,7 @@ families = Table(
     "token_families",
     metadata,
     Column("family_id", String(32), primary_key=True),  # one authorization grant
-    Column("client_id", String(64), nullable=False),
+    Column("client_id", String(255), nullable=False),
     Column("user_id", String(32), nullable=False),
     Column("scopes", Text, nullable=False),
     Column("audiences", Text, nullable=False),  # JSON array
@@ -130,7 +130,7 @@ codes = Table(
     metadata,
     Column("code_hash", String(64), primary_key=True),
     Column("family_id", String(32), nullable=False),
-    Column("client_id", String(64), nullable=False),
+    Column("client_id", String(255), nullable=False),
     Column("user_id", String(32), nullable=False),
     Column("redirect_uri", Text, nullable=False),
     Column("redirect_uri_given", Boolean, nullable=False),
@@ -147,7 +147,7 @@ refresh_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("family_id", String(32), nullable=False),
-    Column("client_id", String(64), nullable=False),
+    Column("client_id", String(255), nullable=False),
     Column("used", Boolean, nullable=False),
     Column("issued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
@@ -160,7 +160,7 @@ access_tokens = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     Column("family_id", String(32), nullable=True),  # None: client_credentials
-    Column("client_id", String(64), nullable=False),
+    Column("client_id", String(255), nullable=False),
     Column("revoked", Boolean, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("ix_access_tokens_family_id", "family_id"),
