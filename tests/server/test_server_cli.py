@@ -53,8 +53,8 @@ def test_help_lists_every_command() -> None:
 
 
 def test_db_upgrade_reports_revision(db: str, workdir: Path) -> None:
-    assert "revision 0003" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
-    assert "revision 0003" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0005" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0005" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
 
 
 def test_clients_lifecycle(db: str, workdir: Path) -> None:

@@ -35,6 +35,7 @@ from tessera.server.endpoints.authorize import authorize, stylesheet
 from tessera.server.endpoints.health import health
 from tessera.server.endpoints.jwks import jwks
 from tessera.server.endpoints.metadata import metadata
+from tessera.server.endpoints.register import register, registration
 from tessera.server.endpoints.token import token
 from tessera.server.endpoints.tokeninfo import introspect, revoke
 from tessera.server.errors import InvalidRequest, OAuthError
@@ -42,6 +43,7 @@ from tessera.server.grants import TokenEndpoint
 from tessera.server.kek import KEK
 from tessera.server.keys import KeyManager
 from tessera.server.middleware import ErrorMiddleware
+from tessera.server.registration import Registrar
 from tessera.server.storage import assertions, grants, sessions, throttle
 from tessera.server.storage.database import Database
 from tessera.server.storage.hot import HotStore
@@ -69,6 +71,8 @@ class Context:
     """The token endpoint's non-blocking queries (PostgreSQL); None on SQLite."""
     client_metadata: ClientMetadataResolver | None = None
     """Resolves URL client ids (Client ID Metadata Documents); None when not accepted."""
+    registrar: Registrar | None = None
+    """Dynamic client registration (RFC 7591/7592); None when not served."""
 
     def healthy(self) -> bool:
         """True when the database answers and a key can sign."""
@@ -167,6 +171,7 @@ def create_app(
         clock=clock,
         hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
         client_metadata=resolver,
+        registrar=Registrar(settings, database, clock) if settings.registration else None,
     )
 
     @contextlib.asynccontextmanager
@@ -203,6 +208,15 @@ def create_app(
         Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
         Route(prefix + "/healthz", health, methods=["GET"]),
     ]
+    if settings.registration:
+        routes.append(Route(prefix + "/register", register, methods=["POST"]))
+        routes.append(
+            Route(
+                prefix + "/register/{client_id}",
+                registration,
+                methods=["GET", "PUT", "DELETE"],
+            )
+        )
     if settings.debugger:
         routes.append(Mount(prefix + "/debugger", app=_debugger(keys)))
     middleware = [Middleware(ErrorMiddleware)]

@@ -134,6 +134,12 @@ class Settings:
     """Longest time a fetched metadata document is kept, whatever its Cache-Control says."""
     client_metadata_cache_size: int = 1000
     """Most metadata documents held at once (least recently used leaves first)."""
+    registration: bool = False
+    """Serve dynamic client registration (RFC 7591) and its management (RFC 7592)."""
+    registration_initial_token: str | None = dataclasses.field(default=None, repr=False)
+    """When set, registering needs ``Authorization: Bearer`` this initial access token."""
+    registration_max_clients: int = 1000
+    """Most clients that may have registered themselves at once."""
 
     @property
     def token_endpoint(self) -> str:
@@ -160,6 +166,11 @@ class Settings:
         """Session cookies carry ``Secure`` unless the issuer is on loopback over http."""
         parts = urlsplit(self.issuer)
         return not (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+
+    @property
+    def registration_endpoint(self) -> str:
+        """The dynamic client registration endpoint URL (RFC 7591 sec. 3)."""
+        return self.issuer + "/register"
 
     @property
     def jwks_uri(self) -> str:
@@ -213,11 +224,13 @@ _INTS = {
     "login_free_failures",
     "fetch_max_bytes",
     "client_metadata_cache_size",
+    "registration_max_clients",
 }
 _LISTS = {"allowed_origins", "default_audience", "dynamic_scopes", "fetch_allow"}
-_BOOLS = {"debugger", "client_metadata_documents"}
+_BOOLS = {"debugger", "client_metadata_documents", "registration"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-_NOT_IN_FILE = {"kek"}  # a secret belongs in the environment or its own 0600 file
+# Secrets belong in the environment (or a 0600 file of their own), not in tessera.toml.
+_NOT_IN_FILE = {"kek", "registration_initial_token"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -346,6 +359,9 @@ def _validated(settings: Settings) -> Settings:
         raise ServerConfigError(
             "client_metadata_cache_min must not exceed client_metadata_cache_max"
         )
+    token = settings.registration_initial_token
+    if token is not None and not 16 <= len(token) <= 512:
+        raise ServerConfigError("registration_initial_token must have 16 to 512 characters")
     for entry in settings.dynamic_scopes:
         if not _SCOPE_TOKEN.match(entry):
             raise ServerConfigError(f"dynamic_scopes: {entry!r} is not a scope token")

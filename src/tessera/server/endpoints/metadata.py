@@ -38,6 +38,8 @@ def metadata_document(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "authorization_response_iss_parameter_supported": True,
     }
+    if settings.registration:
+        document["registration_endpoint"] = settings.registration_endpoint
     if settings.client_metadata_documents:
         document["client_id_metadata_document_supported"] = True
     return document

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from tessera.server.storage.schema import clients
@@ -15,12 +15,16 @@ from tessera.server.storage.schema import clients
 __all__ = [
     "FIND_SQL_PSYCOPG",
     "ClientRecord",
+    "count_registered",
     "delete_client",
     "find",
     "find_by_name_or_id",
+    "find_registered",
     "from_row",
     "insert_client",
+    "insert_registered",
     "list_all",
+    "replace_registered",
 ]
 
 
@@ -64,6 +68,7 @@ _COLUMNS = (
     clients.c.updated_at,
     clients.c.client_type,
     clients.c.redirect_uris,
+    clients.c.application_type,
 )
 _BY_ID = select(*_COLUMNS).where(clients.c.client_id == bindparam("client_id"))
 
@@ -89,7 +94,7 @@ def _record(row: tuple[object, ...]) -> ClientRecord:
 
 def _build(row: tuple[object, ...]) -> ClientRecord:
     client_id, name, secret_hash, methods, grants, scopes, audiences, jwks = row[:8]
-    created, updated, client_type, redirect_uris = row[8:]
+    created, updated, client_type, redirect_uris, application_type = row[8:]
     return ClientRecord(
         client_id=str(client_id),
         name=str(name),
@@ -103,15 +108,18 @@ def _build(row: tuple[object, ...]) -> ClientRecord:
         updated_at=float(updated),  # type: ignore[arg-type]
         client_type=str(client_type),
         redirect_uris=tuple(json.loads(str(redirect_uris))),
+        application_type=str(application_type),
     )
 
 
 _DRIVER_SQL = {  # the columns of _COLUMNS, in order; the value is a bound parameter
     "psycopg": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
-    "audiences, jwks, created_at, updated_at, client_type, redirect_uris FROM clients "
+    "audiences, jwks, created_at, updated_at, client_type, redirect_uris, application_type "
+    "FROM clients "
     "WHERE client_id = %s",
     "pysqlite": "SELECT client_id, name, secret_hash, auth_methods, grant_types, scopes, "
-    "audiences, jwks, created_at, updated_at, client_type, redirect_uris FROM clients "
+    "audiences, jwks, created_at, updated_at, client_type, redirect_uris, application_type "
+    "FROM clients "
     "WHERE client_id = ?",
 }
 
@@ -172,6 +180,70 @@ def list_all(conn: Connection) -> list[ClientRecord]:
     return [_record(tuple(row)) for row in rows]
 
 
+def _values(record: ClientRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "secret_hash": record.secret_hash,
+        "auth_methods": " ".join(record.auth_methods),
+        "grant_types": " ".join(record.grant_types),
+        "scopes": " ".join(record.scopes),
+        "audiences": json.dumps(list(record.audiences)),
+        "jwks": record.jwks,
+        "updated_at": record.updated_at,
+        "client_type": record.client_type,
+        "redirect_uris": json.dumps(list(record.redirect_uris)),
+        "application_type": record.application_type,
+    }
+
+
+def insert_registered(
+    conn: Connection, record: ClientRecord, token_hash: str, metadata_json: str
+) -> None:
+    """Store a client that registered itself (RFC 7591), with its registration token's hash."""
+    conn.execute(
+        insert(clients).values(
+            client_id=record.client_id,
+            created_at=record.created_at,
+            registration_token_hash=token_hash,
+            registration_metadata=metadata_json,
+            **_values(record),
+        )
+    )
+
+
+def find_registered(conn: Connection, client_id: str) -> tuple[ClientRecord, str, str] | None:
+    """A self-registered client with its registration token hash and registered metadata."""
+    row = conn.execute(
+        select(*_COLUMNS, clients.c.registration_token_hash, clients.c.registration_metadata)
+        .where(clients.c.client_id == client_id)
+        .where(clients.c.registration_token_hash.is_not(None))
+    ).first()
+    if row is None:
+        return None
+    return _build(tuple(row[:-2])), str(row[-2]), str(row[-1])
+
+
+def replace_registered(conn: Connection, record: ClientRecord, metadata_json: str) -> bool:
+    """Replace a self-registered client's metadata (RFC 7592 sec. 2.2); False if gone."""
+    result = conn.execute(
+        update(clients)
+        .where(clients.c.client_id == record.client_id)
+        .where(clients.c.registration_token_hash.is_not(None))
+        .values(registration_metadata=metadata_json, **_values(record))
+    )
+    return bool(result.rowcount)
+
+
+def count_registered(conn: Connection) -> int:
+    """How many clients registered themselves."""
+    statement = (
+        select(func.count())
+        .select_from(clients)
+        .where(clients.c.registration_token_hash.is_not(None))
+    )
+    return int(conn.execute(statement).scalar_one())
+
+
 def insert_client(conn: Connection, record: ClientRecord) -> None:
     """Store a new client."""
     conn.execute(
@@ -188,6 +260,7 @@ def insert_client(conn: Connection, record: ClientRecord) -> None:
             updated_at=record.updated_at,
             client_type=record.client_type,
             redirect_uris=json.dumps(list(record.redirect_uris)),
+            application_type=record.application_type,
         )
     )
 

@@ -46,6 +46,11 @@ clients = Table(
     Column("jwks", Text, nullable=True),  # public JWK Set for private_key_jwt
     Column("client_type", String(16), nullable=False, server_default="confidential"),
     Column("redirect_uris", Text, nullable=False, server_default="[]"),  # JSON array
+    Column("application_type", String(16), nullable=False, server_default="web"),
+    # Dynamically registered clients (RFC 7591/7592): SHA-256 of the registration access
+    # token, and the metadata as registered (JSON); NULL for clients an administrator added.
+    Column("registration_token_hash", String(64), nullable=True),
+    Column("registration_metadata", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
