@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools test lint typecheck pytest demo serve bench clean
+.PHONY: venv tools test lint typecheck pytest demo demo-mcp serve bench clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ test: lint typecheck pytest
 
 demo: venv
 	$(BIN)/python -m tessera._demo
+
+demo-mcp: venv
+	$(BIN)/python -m tessera._demo --mcp
 
 serve: venv
 	$(BIN)/python -m tessera._demo --serve

@@ -707,6 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tessera._demo [--serve]``; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m tessera._demo", description=__doc__)
     parser.add_argument("--serve", action="store_true", help="keep both servers running")
+    parser.add_argument("--mcp", action="store_true", help="the MCP story (tessera._demo_mcp)")
     parser.add_argument("--api", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--issuer", help=argparse.SUPPRESS)
     parser.add_argument("--audience", help=argparse.SUPPRESS)
@@ -722,6 +723,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"the demo needs the server extras ({exc}): pip install -e '.[dev]'\n")
         return 2
     signal.signal(signal.SIGTERM, _interrupt)  # clean up the servers on SIGTERM too
+    if args.mcp:
+        from tessera._demo_mcp import main as mcp_main
+
+        return mcp_main([])
     if args.serve:
         return serve_main(colour)
     try:
