@@ -27,7 +27,7 @@ from serverhelp import (
 
 import tessera
 from tessera.server._fetch_guard import FetchGuard
-from tessera.server.cimd import ClientMetadataResolver
+from tessera.server.cimd import FAILURE_TTL, ClientMetadataResolver
 from tessera.server.config import load_settings
 from tessera.server.errors import ClientMetadataError
 
@@ -380,3 +380,72 @@ def test_cache_holds_at_most_its_size_least_recently_used_first(host: DocumentHo
         assert [host.hits[p] for p in paths] == [1, 2, 1]
     finally:
         resolver.close()
+
+
+def test_a_failed_url_is_refused_from_memory_for_a_while(host: DocumentHost) -> None:
+    clock = FakeClock()
+    resolver = resolver_for(host, clock)
+    try:
+        path = "/fixed-later/client.json"
+        url = host.put(path, document(host.url("/wrong.json")))
+        with pytest.raises(ClientMetadataError, match="not exactly the URL"):
+            resolver.resolve(url)
+        host.put(path, document(url))
+        with pytest.raises(ClientMetadataError, match="not exactly the URL"):
+            resolver.resolve(url)
+        assert host.hits[path] == 0  # refused without fetching again
+        clock.advance(FAILURE_TTL + 1)
+        assert resolver.resolve(url).client_id == url
+        assert host.hits[path] == 1
+    finally:
+        resolver.close()
+
+
+def test_unparsable_urls_are_refused_not_crashed_on(
+    server: RunningServer, host: DocumentHost
+) -> None:
+    guard = FetchGuard(ca_file=str(host.ca_file))
+    try:
+        for url in ("https://[::1/x", "https://[nothost]/x", "https://a.example:99999/x"):
+            with pytest.raises(ClientMetadataError, match="invalid host or port"):
+                guard.get(url)
+    finally:
+        guard.close()
+    for url in ("https://[::1/client.json", "https://127.0.0.1:99999/client.json"):
+        assert "invalid host or port" in error_page_of(server, url)
+
+
+def test_resource_parameter_binds_the_token_to_one_audience(
+    databases: Databases, host: DocumentHost
+) -> None:
+    path = "/two-audiences/client.json"
+    url = host.put(path, document(host.url(path)))
+    other = "https://other.example"
+    with running_server(
+        databases.new("sqlite"),
+        "sqlite",
+        client_metadata_documents=True,
+        fetch_allow=["127.0.0.1"],
+        fetch_ca_file=str(host.ca_file),
+        dynamic_scopes=["read:docs"],
+        default_audience=[API, other],
+    ) as two:
+        user = two.add_user()
+        pkce = Pkce.new()
+        with Browser(two) as browser:
+            params = auth_params(UrlClient(url), CALLBACK, pkce, resource=other)
+            code = query_of(browser.authorize(params, user))["code"]
+            refused = browser.open(auth_params(UrlClient(url), CALLBACK, pkce, resource=API + "/x"))
+        assert query_of(refused.headers["location"])["error"] == "invalid_target"
+        answer = two.post_token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CALLBACK,
+                "client_id": url,
+                "code_verifier": pkce.verifier,
+            }
+        )
+        assert answer.status_code == 200, answer.text
+        token = answer.json()["access_token"]
+        assert tessera.decode_unverified(token)[1]["aud"] == other

@@ -123,6 +123,14 @@ def test_sdk_client_with_a_client_id_metadata_document_calls_a_tool(stack: Stack
     assert storage.tokens is not None
     claims = claims_of(stack, storage.tokens.access_token)
     assert claims["client_id"] == metadata_url
+    assert claims["aud"] == stack.mcp_url  # RFC 8707: bound to this MCP server only
+    with httpx.Client(timeout=10) as http:
+        elsewhere = http.post(
+            stack.sdk_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
+        )
+    assert elsewhere.status_code == 401  # the other MCP server does not take it
     assert claims["scope"].split()[0] == "mcp:tools"
 
 

@@ -195,6 +195,13 @@ def test_update_must_name_the_client_and_not_send_issued_fields(server: RunningS
             "invalid_redirect_uri",
         ),
         (native(redirect_uris=["https://user@app.example/cb"]), "invalid_redirect_uri"),
+        (native(redirect_uris=["http://[::1/cb"]), "invalid_redirect_uri"),
+        (native(redirect_uris=["http://[nothost]/cb"]), "invalid_redirect_uri"),
+        (native(redirect_uris=["http://127.0.0.1:99999/cb"]), "invalid_redirect_uri"),
+        (
+            native(token_endpoint_auth_method="private_key_jwt", jwks_uri="https://[x/j"),
+            "invalid_client_metadata",
+        ),
         (native(token_endpoint_auth_method="client_secret_basic"), "invalid_client_metadata"),
         (native(grant_types=["client_credentials"]), "invalid_client_metadata"),
         (native(grant_types="authorization_code"), "invalid_client_metadata"),
@@ -226,6 +233,8 @@ def test_non_json_bodies_are_refused(server: RunningServer) -> None:
     assert error_of(answer) == "invalid_client_metadata"
     form = server.http.post("/register", data={"redirect_uris": "https://a.example/cb"})
     assert error_of(form, 415) == "invalid_request"
+    constant = server.http.post("/register", content=b'{"redirect_uris": NaN}', headers=headers)
+    assert error_of(constant) == "invalid_client_metadata"
     big = server.http.post("/register", content=b" " * 20000, headers=headers)
     assert error_of(big, 413) == "invalid_request"
 
@@ -312,3 +321,13 @@ def test_number_of_registered_clients_is_bounded(databases: Databases) -> None:
         headers = bearer(first["registration_access_token"])
         assert bounded.http.delete(uri, headers=headers).status_code == 204
         assert bounded.http.post("/register", json=native()).status_code == 201
+
+
+def test_broken_redirect_uris_at_authorize_show_the_error_page(server: RunningServer) -> None:
+    body = register(server, native()).json()
+    client = Client(body["client_id"], None, "native")
+    with Browser(server) as browser:
+        for redirect in ("http://[::1/callback", "http://127.0.0.1:99999/callback"):
+            page = browser.open(auth_params(client, redirect, Pkce.new()))
+            assert page.status_code == 400, page.text
+            assert "not registered" in page.text

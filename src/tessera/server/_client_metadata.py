@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tessera.server.errors import InvalidClientMetadata, InvalidRedirectUri
 from tessera.server.grants.scope import is_scope_token
@@ -44,6 +44,14 @@ class SelfDescribed:
     jwks_uri: str | None
 
 
+def _split(uri: str) -> SplitResult | None:
+    """``urlsplit(uri)``, or None for what it cannot parse (a broken IPv6 literal)."""
+    try:
+        return urlsplit(uri)
+    except ValueError:
+        return None
+
+
 def _host(uri: str) -> str | None:
     try:
         return urlsplit(uri).hostname
@@ -54,7 +62,9 @@ def _host(uri: str) -> str | None:
 def _check_redirect(uri: object, application_type: str) -> str:
     if not isinstance(uri, str):
         raise InvalidRedirectUri("each redirect URI must be a string")
-    parts = urlsplit(uri)
+    parts = _split(uri)
+    if parts is None:
+        raise InvalidRedirectUri("a redirect URI is not a valid URI")
     host = _host(uri)
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -87,17 +97,18 @@ def redirect_matches(registered: Sequence[str], given: str, application_type: st
         return True
     if application_type != "native":
         return False
-    parts = urlsplit(given)
-    if parts.scheme != "http" or _host(given) not in _LOOPBACK:
+    parts = _split(given)
+    if parts is None or parts.scheme != "http" or _host(given) not in _LOOPBACK:
         return False
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         return False
     for uri in registered:
-        known = urlsplit(uri)
+        known = _split(uri)
         if (
-            known.scheme == "http"
+            known is not None
+            and known.scheme == "http"
             and _host(uri) == _host(given)
             and (known.path, known.query) == (parts.path, parts.query)
         ):
@@ -160,7 +171,7 @@ def check_metadata(document: Mapping[str, Any], *, allowed_scopes: Sequence[str]
         raise InvalidClientMetadata("jwks must be a JWK Set object")
     if jwks is not None and jwks_uri is not None:
         raise InvalidClientMetadata("jwks and jwks_uri must not both be present")
-    if jwks_uri is not None and urlsplit(jwks_uri).scheme != "https":
+    if jwks_uri is not None and getattr(_split(jwks_uri), "scheme", None) != "https":
         raise InvalidClientMetadata("jwks_uri must be an https URL")
     if method == "private_key_jwt" and jwks is None and jwks_uri is None:
         raise InvalidClientMetadata("private_key_jwt needs jwks or jwks_uri")

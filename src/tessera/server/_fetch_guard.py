@@ -121,11 +121,11 @@ class FetchGuard:
                 too large, or a network/TLS failure (the message names which, never the body).
         """
         deadline = time.monotonic() + self.timeout
-        parts = urlsplit(url)
         try:
+            parts = urlsplit(url)
             host, port = parts.hostname, parts.port or 443
         except ValueError:
-            raise ClientMetadataError("the URL has an invalid port") from None
+            raise ClientMetadataError("the URL has an invalid host or port") from None
         if parts.scheme != "https" or not host or parts.username or parts.password:
             raise ClientMetadataError("only https URLs without credentials are fetched")
         address = self._resolve(host, port, deadline)

@@ -45,6 +45,7 @@ AUTHORIZE_PARAMS = (
     "state",
     "code_challenge",
     "code_challenge_method",
+    "resource",
 )
 """The request parameters carried through the sign-in and consent forms."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -189,7 +190,10 @@ def validate(
         raise fail("invalid_request", "code_challenge must be 43 base64url characters (S256)")
     try:
         scopes = granted_scopes(_single(params, "scope"), client.scopes)
-        audiences = granted_audience((), client.audiences, settings.default_audience)
+        # RFC 8707: one resource names the token's audience (an MCP server, say), else all
+        # the client's audiences.
+        resources = tuple(params.get("resource", ()))
+        audiences = granted_audience(resources, client.audiences, settings.default_audience)
     except (InvalidScope, InvalidTarget) as exc:
         raise fail(exc.error, exc.description) from None
     sent = {name: values[0] for name, values in params.items() if name in AUTHORIZE_PARAMS}

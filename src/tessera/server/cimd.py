@@ -7,6 +7,9 @@ kept for its ``Cache-Control: max-age``, never less than ``client_metadata_cache
 than ``client_metadata_cache_max`` (``no-store``/``no-cache`` or no header count as 0: the
 minimum still applies, so a client cannot make every request a fetch). At most
 ``client_metadata_cache_size`` documents are held; the least recently used goes first.
+A URL that failed is refused from memory for ``FAILURE_TTL`` seconds, and at most
+``FETCH_SLOTS`` fetches run at once: a stream of requests naming slow or broken URLs cannot
+tie up the server's worker threads.
 """
 
 from __future__ import annotations
@@ -30,10 +33,14 @@ from tessera.server.errors import (
 )
 from tessera.server.storage.clients import ClientRecord
 
-__all__ = ["MAX_URL", "ClientMetadataResolver", "is_metadata_url"]
+__all__ = ["FAILURE_TTL", "FETCH_SLOTS", "MAX_URL", "ClientMetadataResolver", "is_metadata_url"]
 
 MAX_URL = 255
 """Longest URL client_id (the width of the client_id columns)."""
+FAILURE_TTL = 30.0
+"""How long a URL whose document could not be used is refused without fetching again."""
+FETCH_SLOTS = 8
+"""Most metadata fetches in flight at once; a request finding none free is refused."""
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -44,12 +51,13 @@ def is_metadata_url(client_id: str) -> bool:
 
 def _check_url(url: str) -> None:
     """Draft sec. 3: https, a path, no fragment, credentials or dot segments."""
-    parts = urlsplit(url)
-    segments = parts.path.split("/")
     try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
+        parts.hostname  # noqa: B018 - raises ValueError on a bad IP literal
     except ValueError:
-        raise ClientMetadataError("the client_id URL has an invalid port") from None
+        raise ClientMetadataError("the client_id URL has an invalid host or port") from None
+    segments = parts.path.split("/")
     if (
         len(url) > MAX_URL
         or parts.scheme != "https"
@@ -85,9 +93,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse(body: bytes, what: str) -> dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys)
+        document = json.loads(
+            body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, ValueError):
         raise ClientMetadataError(f"the {what} is not JSON") from None
     if not isinstance(document, dict):
@@ -113,7 +127,9 @@ class ClientMetadataResolver:
             ca_file=settings.fetch_ca_file,
         )
         self._cache: OrderedDict[str, tuple[ClientRecord, float]] = OrderedDict()
+        self._failures: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(FETCH_SLOTS)
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -144,6 +160,25 @@ class ClientMetadataResolver:
         record = self.cached(client_id)
         if record is not None:
             return record
+        with self._lock:
+            failed = self._failures.get(client_id)
+        if failed is not None and failed[1] > self.clock():
+            raise ClientMetadataError(failed[0])
+        if not self._slots.acquire(timeout=1.0):
+            raise ClientMetadataError("too many client metadata documents are being fetched")
+        try:
+            return self._fetch(client_id)
+        except ClientMetadataError as exc:
+            with self._lock:
+                self._failures[client_id] = (str(exc), self.clock() + FAILURE_TTL)
+                self._failures.move_to_end(client_id)
+                while len(self._failures) > self.settings.client_metadata_cache_size:
+                    self._failures.popitem(last=False)
+            raise
+        finally:
+            self._slots.release()
+
+    def _fetch(self, client_id: str) -> ClientRecord:
         _check_url(client_id)
         fetched = self.guard.get(client_id)
         document = _parse(fetched.body, "client metadata document")

@@ -24,13 +24,17 @@ def _authorization(request: Request) -> str | None:
     return values[0] if values else None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _document(request: Request) -> dict[str, Any]:
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise InvalidRequest("send the client metadata as application/json", status=415)
     body = await read_body(request, request.app.state.context.settings.max_body_size)
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError):
         raise InvalidClientMetadata("the body is not JSON") from None
     if not isinstance(document, dict):
