@@ -133,6 +133,13 @@ def test_good_document_completes_the_code_flow_as_a_public_client(
         }
     )
     assert refreshed.status_code == 200, refreshed.text
+    newest = refreshed.json()["refresh_token"]
+    revoked = server.http.post("/revoke", data={"token": newest, "client_id": url})
+    assert revoked.status_code == 200, revoked.text
+    after = server.post_token(
+        {"grant_type": "refresh_token", "refresh_token": newest, "client_id": url}
+    )
+    assert after.json()["error"] == "invalid_grant"  # RFC 7009: the grant is gone
     assert host.hits["/good/client.json"] == 1  # every later use came from the cache
 
 

@@ -167,7 +167,7 @@ def create_app(
         db=database,
         keys=keys,
         token_endpoint=TokenEndpoint(settings, database, keys, clock, resolver),
-        token_info=TokenInfo(settings, database, keys, clock),
+        token_info=TokenInfo(settings, database, keys, clock, resolver),
         clock=clock,
         hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
         client_metadata=resolver,

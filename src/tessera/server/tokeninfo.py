@@ -8,7 +8,7 @@ A client learns about a refresh token only if it was issued to that client.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tessera
 from tessera.server.clientauth import ClientAuthenticator
@@ -20,6 +20,9 @@ from tessera.server.keys import KeyManager
 from tessera.server.storage import grants as grant_rows
 from tessera.server.storage.clients import ClientRecord
 from tessera.server.storage.database import Database
+
+if TYPE_CHECKING:
+    from tessera.server.cimd import ClientMetadataResolver
 
 __all__ = ["TokenInfo", "UnsupportedTokenType"]
 
@@ -38,13 +41,18 @@ class TokenInfo:
     """Answers introspection and revocation requests."""
 
     def __init__(
-        self, settings: Settings, db: Database, keys: KeyManager, clock: Callable[[], float]
+        self,
+        settings: Settings,
+        db: Database,
+        keys: KeyManager,
+        clock: Callable[[], float],
+        resolver: ClientMetadataResolver | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.keys = keys
         self.clock = clock
-        self.authenticator = ClientAuthenticator(settings, clock)
+        self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
     def _token(self, form: Form) -> str:
         token = form.get("token")
@@ -122,6 +130,7 @@ class TokenInfo:
         Raises:
             OAuthError: client authentication failed, no token, or an unknown hint.
         """
+        self.authenticator.prefetch(form, authorization)  # a URL client's document
         with self.db.write() as conn:
             client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
             token = self._token(form)

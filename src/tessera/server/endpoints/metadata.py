@@ -25,7 +25,7 @@ def metadata_document(settings: Settings) -> dict[str, Any]:
         "jwks_uri": settings.jwks_uri,
         "introspection_endpoint": settings.introspection_endpoint,
         "revocation_endpoint": settings.revocation_endpoint,
-        "scopes_supported": ["offline_access"],
+        "scopes_supported": list(dict.fromkeys(("offline_access", *settings.dynamic_scopes))),
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
