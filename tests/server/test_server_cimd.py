@@ -456,3 +456,20 @@ def test_resource_parameter_binds_the_token_to_one_audience(
         assert answer.status_code == 200, answer.text
         token = answer.json()["access_token"]
         assert tessera.decode_unverified(token)[1]["aud"] == other
+
+
+def test_loopback_redirects_of_a_document_match_any_port(
+    server: RunningServer, host: DocumentHost
+) -> None:
+    path = "/native/client.json"
+    url = host.put(path, document(host.url(path), redirect_uris=["http://127.0.0.1/callback"]))
+    with Browser(server) as browser:
+        page = browser.open(
+            auth_params(UrlClient(url), "http://127.0.0.1:45678/callback", Pkce.new())
+        )
+        assert page.status_code == 200, page.text
+        assert "Sign in" in page.text
+        wrong = browser.open(
+            auth_params(UrlClient(url), "http://127.0.0.1:45678/other", Pkce.new())
+        )
+        assert wrong.status_code == 400

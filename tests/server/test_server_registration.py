@@ -108,6 +108,17 @@ def test_registered_native_client_signs_in_on_any_loopback_port(server: RunningS
     assert "refresh_token" in token.json()
 
 
+def test_loopback_only_clients_are_native_without_saying_so(server: RunningServer) -> None:
+    document = native(redirect_uris=["http://localhost/cb", "com.example.app:/cb"])
+    del document["application_type"]
+    answer = register(server, document)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["application_type"] == "native"
+    mixed = native(redirect_uris=["http://localhost/cb", "https://app.example/cb"])
+    del mixed["application_type"]
+    assert register(server, mixed).json()["application_type"] == "web"
+
+
 def test_web_clients_loopback_redirects_match_exactly(server: RunningServer) -> None:
     body = register(
         server, native(application_type="web", redirect_uris=["http://127.0.0.1:5000/cb"])

@@ -5,7 +5,8 @@ Such clients get no secret: ``token_endpoint_auth_method`` is ``none`` (a public
 PKCE is its proof) or ``private_key_jwt`` (keys from ``jwks`` or ``jwks_uri``). They may use
 the authorization code grant (and refresh tokens) only, and ask for the server's
 ``dynamic_scopes`` at most. ``application_type`` ``native`` lets loopback redirect URIs match
-with any port (RFC 8252 sec. 7.3).
+with any port (RFC 8252 sec. 7.3); without the member, a client whose redirect URIs are all
+loopback or private-use is native (no web application can receive them).
 """
 
 from __future__ import annotations
@@ -116,6 +117,19 @@ def redirect_matches(registered: Sequence[str], given: str, application_type: st
     return False
 
 
+def _inferred_type(uris: list[Any]) -> str:
+    """Without ``application_type``: ``native`` when every redirect URI is loopback http or a
+    private-use scheme (only an app on the person's device can receive those), else ``web``."""
+    for uri in uris:
+        parts = _split(uri) if isinstance(uri, str) else None
+        if parts is None:
+            return "web"
+        loopback = parts.scheme == "http" and _host(uri) in _LOOPBACK
+        if not loopback and not _PRIVATE_SCHEME.match(parts.scheme):
+            return "web"
+    return "native"
+
+
 def _string(document: Mapping[str, Any], name: str, limit: int = _TEXT_MAX) -> str | None:
     value = document.get(name)
     if value is None:
@@ -133,14 +147,14 @@ def check_metadata(document: Mapping[str, Any], *, allowed_scopes: Sequence[str]
         InvalidRedirectUri: no redirect URIs, or one that is not acceptable.
         InvalidClientMetadata: any other member with a wrong type or an unsupported value.
     """
-    application_type = _string(document, "application_type") or "web"
-    if application_type not in _APPLICATION_TYPES:
-        raise InvalidClientMetadata("application_type must be web or native")
     uris = document.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
         raise InvalidRedirectUri("redirect_uris must be a non-empty array (authorization code)")
     if len(uris) > MAX_REDIRECT_URIS:
         raise InvalidRedirectUri(f"at most {MAX_REDIRECT_URIS} redirect URIs")
+    application_type = _string(document, "application_type") or _inferred_type(uris)
+    if application_type not in _APPLICATION_TYPES:
+        raise InvalidClientMetadata("application_type must be web or native")
     redirects = tuple(dict.fromkeys(_check_redirect(uri, application_type) for uri in uris))
     method = _string(document, "token_endpoint_auth_method") or "none"
     if method not in _AUTH_METHODS:
