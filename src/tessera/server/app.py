@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -32,7 +31,7 @@ from tessera.server.cimd import ClientMetadataResolver
 from tessera.server.config import Settings
 from tessera.server.endpoints._http import json_response, oauth_error_response
 from tessera.server.endpoints.authorize import authorize, stylesheet
-from tessera.server.endpoints.health import health
+from tessera.server.endpoints.health import health, ready
 from tessera.server.endpoints.jwks import jwks
 from tessera.server.endpoints.metadata import metadata
 from tessera.server.endpoints.register import register, registration
@@ -73,17 +72,6 @@ class Context:
     """Resolves URL client ids (Client ID Metadata Documents); None when not accepted."""
     registrar: Registrar | None = None
     """Dynamic client registration (RFC 7591/7592); None when not served."""
-
-    def healthy(self) -> bool:
-        """True when the database answers and a key can sign."""
-        try:
-            with self.db.autocommit() as conn:
-                conn.execute(text("SELECT 1"))
-            self.keys.signing_key()
-        except Exception:
-            logger.warning("health check failed", exc_info=True)
-            return False
-        return True
 
     def maintain(self) -> None:
         """Apply the key schedule; forget expired assertion ids, sessions, codes, tokens and
@@ -207,6 +195,7 @@ def create_app(
         Route(prefix + "/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
         Route(prefix + "/healthz", health, methods=["GET"]),
+        Route(prefix + "/readyz", ready, methods=["GET"]),
     ]
     if settings.registration:
         routes.append(Route(prefix + "/register", register, methods=["POST"]))

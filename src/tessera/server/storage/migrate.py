@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from tessera.server.storage.database import Database
 
-__all__ = ["current_revision", "upgrade"]
+__all__ = ["current_revision", "head_revision", "upgrade"]
 
 _SCRIPTS = "tessera.server:migrations"
 _PG_LOCK = 0x7E55E7A  # advisory lock id: replicas starting together migrate one at a time
@@ -71,3 +71,10 @@ def current_revision(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision this code ships (what ``upgrade`` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()  # type: ignore[arg-type]
