@@ -84,3 +84,48 @@ def test_import_tessera_pulls_in_no_web_sql_http_or_crypto_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_oidc_exports_are_pinned_and_its_errors_are_tessera_errors() -> None:
+    from tessera import oidc
+    from tessera.oidc import errors as oidc_errors
+
+    assert sorted(oidc.__all__) == [
+        "AuthTimeError",
+        "AuthorizationError",
+        "DiscoveryError",
+        "IDToken",
+        "IDTokenVerifier",
+        "InvalidAuthorizedPartyError",
+        "InvalidNonceError",
+        "LogoutToken",
+        "LogoutTokenError",
+        "OIDCError",
+        "ProviderMetadata",
+        "StateMismatchError",
+        "SubjectMismatchError",
+        "TokenEndpointError",
+        "TokenHashError",
+        "UserInfoError",
+        "discover_provider",
+        "discover_provider_async",
+    ]
+    core_codes = {getattr(errors, name).code for name in errors.__all__}
+    codes = set()
+    for name in oidc_errors.__all__:
+        cls = getattr(oidc_errors, name)
+        assert issubclass(cls, errors.TesseraError)
+        codes.add(cls.code)
+    assert len(codes) == len(oidc_errors.__all__), "codes must be distinct"
+    assert not codes & core_codes
+
+
+def test_import_tessera_oidc_needs_only_the_core_dependencies() -> None:
+    code = (
+        "import sys, tessera.oidc\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in {"
+        "'starlette', 'fastapi', 'flask', 'httpx', 'sqlalchemy', 'uvicorn', 'requests'}]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
