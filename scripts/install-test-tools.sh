@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages the test suite drives: Chromium for the browser tests
 # (Playwright uses executable_path=/usr/bin/chromium; it downloads no browser), zsh and fish
-# to check the generated shell completions. Idempotent: installs only what is missing.
+# to check the generated shell completions, node and npm for the openid-client relying party
+# (tests/server/test_server_oidc_openid_client.py). Idempotent: installs only what is missing.
 # Needs root (or sudo) for apt-get when something is missing.
 set -eu
 
@@ -10,9 +11,11 @@ missing=""
 [ -x "$CHROMIUM" ] || missing="$missing chromium"
 command -v zsh >/dev/null 2>&1 || missing="$missing zsh"
 command -v fish >/dev/null 2>&1 || missing="$missing fish"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -z "$missing" ]; then
-    echo "test tools: chromium, zsh and fish present"
+    echo "test tools: chromium, zsh, fish, node and npm present"
     exit 0
 fi
 

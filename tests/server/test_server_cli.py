@@ -53,8 +53,8 @@ def test_help_lists_every_command() -> None:
 
 
 def test_db_upgrade_reports_revision(db: str, workdir: Path) -> None:
-    assert "revision 0005" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
-    assert "revision 0005" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0006" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0006" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
 
 
 def test_clients_lifecycle(db: str, workdir: Path) -> None:
@@ -176,6 +176,11 @@ def test_keys_rotate_list_retire(db: str, workdir: Path) -> None:
     gone = cli("keys", "retire", "no-such-kid", "--database", db, env=env)
     assert gone.returncode == 2
     assert "no key" in gone.stderr
+    id_ring = cli("keys", "rotate", "--now", "--alg", "RS256", "--json", "--database", db, env=env)
+    assert json.loads(ok(id_ring))["alg"] == "RS256"
+    unknown = cli("keys", "rotate", "--alg", "HS256", "--database", db, env=env)
+    assert unknown.returncode == 2
+    assert "no HS256 keys" in unknown.stderr
 
 
 def test_unknown_setting_in_config_file_is_refused(workdir: Path) -> None:
@@ -195,7 +200,8 @@ def test_serve_first_start_creates_database_key_and_kek(workdir: Path) -> None:
         kek = workdir / "tessera.kek"
         assert stat.S_IMODE(kek.stat().st_mode) == 0o600
         assert (workdir / "tessera.db").exists()
-        assert len(httpx.get(server.url + "/jwks.json").json()["keys"]) == 1
+        keys = httpx.get(server.url + "/jwks.json").json()["keys"]
+        assert sorted(key["alg"] for key in keys) == ["ES256", "RS256"]  # access, ID tokens
     finally:
         server.stop()
     assert kek.read_text().strip() not in "".join(server.output)

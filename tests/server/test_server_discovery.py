@@ -19,10 +19,11 @@ def test_jwks_lists_public_signing_keys(server: RunningServer) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     keys = response.json()["keys"]
-    assert len(keys) == 1
-    assert keys[0]["use"] == "sig"
-    assert keys[0]["alg"] == "ES256"
-    assert not PRIVATE_MEMBERS & set(keys[0])
+    # One ring per algorithm: ES256 signs access tokens, RS256 ID tokens (OIDC Core 15.1).
+    assert sorted(key["alg"] for key in keys) == ["ES256", "RS256"]
+    for key in keys:
+        assert key["use"] == "sig"
+        assert not PRIVATE_MEMBERS & set(key)
     keyset = tessera.KeySet.from_jwks(response.text)
     assert all(not key.is_private for key in keyset)
 
@@ -109,10 +110,13 @@ def test_no_private_member_ever_reaches_jwks(databases: Databases, backend: str,
         srv.clock.advance(srv.settings.key_cache_ttl + 1)
         text = srv.http.get("/jwks.json").text
         keys = json.loads(text)["keys"]
-        assert len(keys) == 3
+        ring = [jwk for jwk in keys if jwk["alg"] == alg]
+        assert len(ring) == 3
+        # The ID-token ring (RS256) has its one key unless it is the same ring.
+        assert len(keys) == 3 if alg == "RS256" else 4
         for jwk in keys:
             assert not PRIVATE_MEMBERS & set(jwk), jwk
-            assert jwk["alg"] == alg
+            assert jwk["alg"] in (alg, "RS256")
         client = srv.add_client()
         token = srv.post_token(
             {"grant_type": "client_credentials"},
@@ -156,12 +160,12 @@ def test_private_keys_are_encrypted_at_rest(databases: Databases, backend: str) 
 
     kek = KEK.generate()
     with running_server(databases.new(backend), backend, kek=kek) as srv:
-        signer = srv.context.keys.signing_key()
-        d = signer.to_jwk(private=True)["d"]
+        signers = {alg: srv.context.keys.signing_key(alg) for alg in ("ES256", "RS256")}
         with srv.db.read() as conn:
             rows = key_rows.list_keys(conn)
-        assert rows
+        assert len(rows) == 2
         for row in rows:
+            d = signers[row.alg].to_jwk(private=True)["d"]
             assert d.encode() not in row.private_jwk
             assert b'"d"' not in row.private_jwk
             assert '"d"' not in row.public_jwk

@@ -97,6 +97,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="sign with the new key at once (verifiers must refetch JWKS on the unknown kid)",
     )
+    rotate.add_argument(
+        "--alg",
+        help="the ring to rotate: signing_alg (access tokens, the default) or "
+        "id_token_signing_alg (ID tokens)",
+    )
     rotate.set_defaults(server_command="keys rotate", handler=_handler)
     retire = keys_sub.add_parser(
         "retire", help="stop signing with a key now; it stays published until its tokens expire"

@@ -153,7 +153,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 def _keys_rotate(args: argparse.Namespace) -> int:
     manager = _key_manager(args, create_kek=True)
     try:
-        info = manager.rotate(immediately=args.now)
+        info = manager.rotate(immediately=args.now, alg=args.alg)
     finally:
         manager.db.dispose()
     if args.json:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -32,11 +33,13 @@ __all__ = [
     "SignIn",
     "SignInResult",
     "add_user",
+    "get_claims",
     "get_user",
     "is_username",
     "list_users",
     "remove_user",
     "set_password",
+    "update_claims",
 ]
 
 MAX_PASSWORD = 1024
@@ -127,6 +130,42 @@ def set_password(db: Database, username: str, password: str, *, now: float) -> U
         user_rows.set_hash(conn, record.user_id, password_hash, now)
         throttle.clear(conn, "user:" + username)
     return get_user(db, username)
+
+
+def update_claims(
+    db: Database,
+    username: str,
+    changes: Mapping[str, Any],
+    *,
+    remove: tuple[str, ...] = (),
+    now: float,
+) -> dict[str, Any]:
+    """Set (and remove) a person's OpenID claims (email, name, ...); the claims afterwards.
+
+    Raises:
+        AdminError: no such user, or an unknown claim or bad value.
+    """
+    from tessera.server.oidc.claims import checked
+
+    record = get_user(db, username)
+    values = checked(changes)
+    with db.write() as conn:
+        claims = {**user_rows.find_claims(conn, record.user_id), **values}
+        for name in remove:
+            claims.pop(name, None)
+        user_rows.set_claims(conn, record.user_id, claims, now)
+    return claims
+
+
+def get_claims(db: Database, username: str) -> dict[str, Any]:
+    """The OpenID claims stored for a person.
+
+    Raises:
+        AdminError: no such user.
+    """
+    record = get_user(db, username)
+    with db.read() as conn:
+        return user_rows.find_claims(conn, record.user_id)
 
 
 @dataclass(frozen=True, slots=True)

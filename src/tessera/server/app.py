@@ -33,15 +33,18 @@ from tessera.server.endpoints._http import json_response, oauth_error_response
 from tessera.server.endpoints.authorize import authorize, stylesheet
 from tessera.server.endpoints.health import health, ready
 from tessera.server.endpoints.jwks import jwks
-from tessera.server.endpoints.metadata import metadata
+from tessera.server.endpoints.metadata import metadata, openid_configuration
 from tessera.server.endpoints.register import register, registration
 from tessera.server.endpoints.token import token
 from tessera.server.endpoints.tokeninfo import introspect, revoke
+from tessera.server.endpoints.userinfo import userinfo
 from tessera.server.errors import InvalidRequest, OAuthError
 from tessera.server.grants import TokenEndpoint
 from tessera.server.kek import KEK
 from tessera.server.keys import KeyManager
 from tessera.server.middleware import ErrorMiddleware
+from tessera.server.oidc.idtoken import IdTokens
+from tessera.server.oidc.userinfo import UserInfo
 from tessera.server.registration import Registrar
 from tessera.server.storage import assertions, grants, sessions, throttle
 from tessera.server.storage.database import Database
@@ -66,6 +69,8 @@ class Context:
     token_endpoint: TokenEndpoint
     token_info: TokenInfo
     clock: Callable[[], float]
+    id_tokens: IdTokens
+    userinfo: UserInfo
     hot_store: HotStore | None = None
     """The token endpoint's non-blocking queries (PostgreSQL); None on SQLite."""
     client_metadata: ClientMetadataResolver | None = None
@@ -150,13 +155,16 @@ def create_app(
     resolver = (
         ClientMetadataResolver(settings, clock) if settings.client_metadata_documents else None
     )
+    id_tokens = IdTokens(settings, keys, kek.derive("tessera oidc pairwise subject"))
     context = Context(
         settings=settings,
         db=database,
         keys=keys,
-        token_endpoint=TokenEndpoint(settings, database, keys, clock, resolver),
+        token_endpoint=TokenEndpoint(settings, database, keys, clock, resolver, id_tokens),
         token_info=TokenInfo(settings, database, keys, clock, resolver),
         clock=clock,
+        id_tokens=id_tokens,
+        userinfo=UserInfo(settings, database, keys, id_tokens, clock),
         hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
         client_metadata=resolver,
         registrar=Registrar(settings, database, clock) if settings.registration else None,
@@ -194,6 +202,8 @@ def create_app(
         Route(prefix + "/static/tessera.css", stylesheet, methods=["GET"]),
         Route(prefix + "/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
+        Route(prefix + "/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+        Route(prefix + "/userinfo", userinfo, methods=["GET", "POST"]),
         Route(prefix + "/healthz", health, methods=["GET"]),
         Route(prefix + "/readyz", ready, methods=["GET"]),
     ]

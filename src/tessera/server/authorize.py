@@ -21,6 +21,8 @@ from tessera.server.errors import InvalidScope, InvalidTarget
 from tessera.server.grants import pkce
 from tessera.server.grants.issuance import hash_token
 from tessera.server.grants.scope import granted_audience, granted_scopes
+from tessera.server.oidc.idtoken import OPENID
+from tessera.server.oidc.request import OIDC_PARAMS, OpenIdRequest, parse_openid
 from tessera.server.storage import clients as client_rows
 from tessera.server.storage import grants as grant_rows
 from tessera.server.storage.clients import ClientRecord
@@ -46,12 +48,14 @@ AUTHORIZE_PARAMS = (
     "code_challenge",
     "code_challenge_method",
     "resource",
+    *OIDC_PARAMS,
 )
 """The request parameters carried through the sign-in and consent forms."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CLIENT_ID = re.compile(r"^[\x20-\x7e]{1,255}\Z")
 MAX_FIELDS = 50
 MAX_STATE = 1024
+_NO_OPENID = OpenIdRequest()
 
 
 class PageError(Exception):
@@ -87,6 +91,13 @@ class AuthorizationRequest:
     code_challenge: str
     params: dict[str, str]
     """The parameters as sent (the forms carry them to the next step unchanged)."""
+    openid: OpenIdRequest = _NO_OPENID
+    """The OpenID Connect parameters (prompt, max_age, nonce, hints)."""
+
+    @property
+    def is_openid(self) -> bool:
+        """True for an OpenID Connect request (``openid`` among the granted scopes)."""
+        return OPENID in self.scopes
 
 
 def parse_query(text: str) -> dict[str, list[str]]:
@@ -188,12 +199,17 @@ def validate(
         raise fail("invalid_request", "code_challenge_method must be S256")
     if not pkce.is_challenge(challenge):
         raise fail("invalid_request", "code_challenge must be 43 base64url characters (S256)")
+    openid = parse_openid({name: values[0] for name, values in params.items()}, fail)
     try:
         scopes = granted_scopes(_single(params, "scope"), client.scopes)
         # RFC 8707: one resource names the token's audience (an MCP server, say), else all
         # the client's audiences.
         resources = tuple(params.get("resource", ()))
-        audiences = granted_audience(resources, client.audiences, settings.default_audience)
+        if OPENID in scopes and not (resources or client.audiences or settings.default_audience):
+            # An OpenID client without an API of its own: its access token is for UserInfo.
+            audiences: tuple[str, ...] = (settings.userinfo_endpoint,)
+        else:
+            audiences = granted_audience(resources, client.audiences, settings.default_audience)
     except (InvalidScope, InvalidTarget) as exc:
         raise fail(exc.error, exc.description) from None
     sent = {name: values[0] for name, values in params.items() if name in AUTHORIZE_PARAMS}
@@ -206,6 +222,7 @@ def validate(
         state=state,
         code_challenge=challenge,
         params=sent,
+        openid=openid,
     )
 
 
@@ -217,8 +234,10 @@ def issue_code(
     auth_time: float,
     settings: Settings,
     now: float,
+    sid: str | None = None,
 ) -> str:
-    """Record the grant and a single-use code bound to client, redirect URI and challenge."""
+    """Record the grant and a single-use code bound to client, redirect URI and challenge
+    (and, for OpenID, the nonce and the browser session ``sid``)."""
     code = secrets.token_urlsafe(32)
     family_id = secrets.token_urlsafe(16)
     expires_at = now + settings.code_lifetime
@@ -234,6 +253,7 @@ def issue_code(
             revoked=False,
             created_at=now,
             expires_at=expires_at + 3600,
+            sid=sid,
         ),
     )
     grant_rows.insert_code(
@@ -250,6 +270,7 @@ def issue_code(
             auth_time=auth_time,
             used=False,
             expires_at=expires_at,
+            nonce=request.openid.nonce if request.is_openid else None,
         ),
     )
     return code

@@ -80,6 +80,11 @@ class Settings:
     token_lifetime: int = 600
     """Lifetime of access tokens (``expires_in``)."""
     signing_alg: str = "ES256"
+    """The algorithm of the key ring that signs access tokens."""
+    id_token_signing_alg: str = "RS256"
+    """The default algorithm of ID tokens (OIDC Core sec. 15.1: RS256 is the one every
+    relying party supports, and the registration default); a client may register
+    ``signing_alg`` instead. Each distinct algorithm has its own rotating key ring."""
     rotation_period: int = 30 * 86400
     """How long one key signs before the next one takes over."""
     jwks_max_age: int = 900
@@ -160,6 +165,26 @@ class Settings:
     def revocation_endpoint(self) -> str:
         """The revocation endpoint URL (RFC 7009)."""
         return self.issuer + "/revoke"
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        """The OpenID Connect UserInfo endpoint URL (OIDC Core sec. 5.3)."""
+        return self.issuer + "/userinfo"
+
+    @property
+    def end_session_endpoint(self) -> str:
+        """The RP-initiated logout endpoint URL (OpenID RP-Initiated Logout 1.0)."""
+        return self.issuer + "/logout"
+
+    @property
+    def openid_configuration_url(self) -> str:
+        """The OpenID Connect discovery URL: the issuer with the well-known path appended."""
+        return self.issuer + "/.well-known/openid-configuration"
+
+    @property
+    def key_algorithms(self) -> tuple[str, ...]:
+        """The algorithms of the key rings: access tokens' first, then ID tokens' if other."""
+        return tuple(dict.fromkeys((self.signing_alg, self.id_token_signing_alg)))
 
     @property
     def secure_cookies(self) -> bool:
@@ -333,6 +358,10 @@ def load_settings(
 def _validated(settings: Settings) -> Settings:
     if settings.signing_alg not in SIGNING_ALGORITHMS:
         raise ServerConfigError(f"signing_alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    if settings.id_token_signing_alg not in SIGNING_ALGORITHMS:
+        raise ServerConfigError(
+            f"id_token_signing_alg must be one of {', '.join(SIGNING_ALGORITHMS)}"
+        )
     issuer = settings.issuer or f"http://{_host_for_url(settings.host)}:{settings.port}"
     parts = urlsplit(issuer)
     local = parts.hostname in _LOOPBACK

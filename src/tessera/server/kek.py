@@ -41,12 +41,21 @@ def _decode(text: str, where: str) -> bytes:
 class KEK:
     """An AES-256-GCM key that seals and opens private JWKs."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_derive")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != _KEY_BYTES:
             raise ServerConfigError("the key-encryption key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._derive = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose`` (HKDF-SHA256): independent of the sealing key, as
+        stable as the KEK (the pairwise subject salt)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(hashes.SHA256(), 32, None, purpose.encode()).derive(self._derive)
 
     def __repr__(self) -> str:
         return "<KEK>"

@@ -1,5 +1,10 @@
 """Signing keys and their rotation: pending -> active -> retired -> removed.
 
+There is one ring of keys per algorithm in ``Settings.key_algorithms``: the access tokens'
+``signing_alg`` (ES256 by default) and the ID tokens' ``id_token_signing_alg`` (RS256 by
+default, as OIDC Core sec. 15.1 needs); each ring rotates on its own schedule, and all are
+published in the one JWKS.
+
 Every key row carries four times, and its state at any moment follows from them::
 
     created_at       published in JWKS (pending: verifiers learn it before it signs)
@@ -73,17 +78,24 @@ class Schedule:
         self.rows = tuple(rows)
         self.loaded_at = loaded_at
 
-    def signer(self, now: float) -> KeyRow | None:
-        """The key that signs at ``now``: the newest activated one not yet retired."""
+    def signer(self, now: float, alg: str | None = None) -> KeyRow | None:
+        """The key that signs at ``now`` (for ``alg``, when given): the newest activated one
+        not yet retired."""
         found = None
         for row in self.rows:  # ordered by activate_at
+            if alg is not None and row.alg != alg:
+                continue
             if row.activate_at <= now and (row.retire_at is None or now < row.retire_at):
                 found = row
         return found
 
-    def pending(self, now: float) -> list[KeyRow]:
-        """Keys published but not signing yet."""
-        return [r for r in self.rows if r.activate_at > now and r.retire_at is None]
+    def pending(self, now: float, alg: str | None = None) -> list[KeyRow]:
+        """Keys published but not signing yet (for ``alg``, when given)."""
+        return [
+            r
+            for r in self.rows
+            if r.activate_at > now and r.retire_at is None and (alg is None or r.alg == alg)
+        ]
 
     def published(self, now: float) -> list[KeyRow]:
         """Keys in JWKS at ``now``: created and not removed."""
@@ -135,19 +147,21 @@ class KeyManager:
             snapshot = self.refresh()
         return snapshot
 
-    def signing_key(self) -> tessera.Key:
-        """The private key that signs now.
+    def signing_key(self, alg: str | None = None) -> tessera.Key:
+        """The private key that signs now: access tokens' (``signing_alg``) by default, or
+        the one of the ``alg`` ring (each algorithm in ``key_algorithms`` has its own).
 
         Raises:
             ServerConfigError: no key can sign (run ``tessera keys rotate`` or restart serve).
         """
         now = self.clock()
-        row = self.schedule().signer(now)
+        alg = alg or self.settings.signing_alg
+        row = self.schedule().signer(now, alg)
         if row is None:
             self.maintain()
-            row = self.refresh().signer(now)
+            row = self.refresh().signer(now, alg)
             if row is None:
-                raise ServerConfigError("no signing key is active")
+                raise ServerConfigError(f"no {alg} signing key is active")
         key = self._private.get(row.kid)
         if key is None:
             key = self._load_private(row)
@@ -189,13 +203,13 @@ class KeyManager:
 
     # -- lifecycle (administration and the maintenance loop) -------------------------------
 
-    def _new_row(self, now: float, activate_at: float) -> KeyRow:
-        key = tessera.Key.generate(self.settings.signing_alg)
+    def _new_row(self, now: float, activate_at: float, alg: str) -> KeyRow:
+        key = tessera.Key.generate(alg)
         kid = key.kid or key.thumbprint()
         private = json.dumps(key.to_jwk(private=True)).encode()
         return KeyRow(
             kid=kid,
-            alg=self.settings.signing_alg,
+            alg=alg,
             public_jwk=json.dumps(_public_jwk(key), separators=(",", ":")),
             private_jwk=self._kek.seal(private, kid),
             created_at=now,
@@ -205,34 +219,45 @@ class KeyManager:
         )
 
     def maintain(self) -> list[str]:
-        """Apply the schedule: first key, scheduled rotation, removal. What it did, in words."""
+        """Apply the schedule to every ring (first key, scheduled rotation), retire rings of
+        algorithms no longer configured, remove expired keys. What it did, in words."""
         done: list[str] = []
         now = self.clock()
         with self.db.key_schedule() as conn:
             schedule = Schedule(key_rows.list_keys(conn), now)
-            signer = schedule.signer(now)
-            pending = schedule.pending(now)
-            if signer is None:
-                if pending:  # something left a gap: the next key signs at once
-                    key_rows.set_schedule(conn, pending[0].kid, activate_at=now)
-                    done.append(f"activated {pending[0].kid} early: no key was signing")
-                else:
-                    row = self._new_row(now, now)
-                    key_rows.insert_key(conn, row)
-                    done.append(f"created signing key {row.kid} ({row.alg})")
-            elif not pending:
-                due = signer.retire_at or signer.activate_at + self.settings.rotation_period
-                if now >= due - self.settings.pending_period:
-                    activate_at = max(due, now + self.settings.pending_period)
-                    row = self._new_row(now, activate_at)
-                    key_rows.insert_key(conn, row)
-                    self._retire(conn, signer, activate_at)
-                    done.append(f"scheduled rotation: {row.kid} replaces {signer.kid}")
+            for alg in self.settings.key_algorithms:
+                self._maintain_ring(conn, schedule, alg, now, done)
+            for row in schedule.rows:
+                if row.alg not in self.settings.key_algorithms and row.retire_at is None:
+                    self._retire(conn, row, now)
+                    done.append(f"retired {row.kid}: {row.alg} is no longer configured")
             for kid in key_rows.delete_removed(conn, now):
                 done.append(f"removed {kid} from JWKS")
         if done:
             self.refresh()
         return done
+
+    def _maintain_ring(
+        self, conn: Connection, schedule: Schedule, alg: str, now: float, done: list[str]
+    ) -> None:
+        signer = schedule.signer(now, alg)
+        pending = schedule.pending(now, alg)
+        if signer is None:
+            if pending:  # something left a gap: the next key signs at once
+                key_rows.set_schedule(conn, pending[0].kid, activate_at=now)
+                done.append(f"activated {pending[0].kid} early: no {alg} key was signing")
+            else:
+                row = self._new_row(now, now, alg)
+                key_rows.insert_key(conn, row)
+                done.append(f"created signing key {row.kid} ({row.alg})")
+        elif not pending:
+            due = signer.retire_at or signer.activate_at + self.settings.rotation_period
+            if now >= due - self.settings.pending_period:
+                activate_at = max(due, now + self.settings.pending_period)
+                row = self._new_row(now, activate_at, alg)
+                key_rows.insert_key(conn, row)
+                self._retire(conn, signer, activate_at)
+                done.append(f"scheduled rotation: {row.kid} replaces {signer.kid}")
 
     def _retire(self, conn: Connection, row: KeyRow, at: float) -> None:
         key_rows.set_schedule(
@@ -242,31 +267,37 @@ class KeyManager:
             remove_at=at + self.settings.retired_period,
         )
 
-    def rotate(self, *, immediately: bool = False) -> KeyInfo:
-        """Start a rotation: a new key, published now, signing after one JWKS cache period.
+    def rotate(self, *, immediately: bool = False, alg: str | None = None) -> KeyInfo:
+        """Start a rotation of the ``alg`` ring (default: the access tokens' ``signing_alg``):
+        a new key, published now, signing after one JWKS cache period.
 
         With ``immediately`` the new key signs at once; verifiers that cache JWKS then meet
         an unknown ``kid`` and must refetch (the resource toolkit does, once per cooldown).
 
         Raises:
-            ServerConfigError: a rotation is already pending.
+            ServerConfigError: a rotation is already pending, or ``alg`` has no ring.
         """
         now = self.clock()
+        alg = alg or self.settings.signing_alg
+        if alg not in self.settings.key_algorithms:
+            raise ServerConfigError(
+                f"no {alg} keys: the rings are {', '.join(self.settings.key_algorithms)}"
+            )
         with self.db.key_schedule() as conn:
             schedule = Schedule(key_rows.list_keys(conn), now)
-            pending = schedule.pending(now)
+            pending = schedule.pending(now, alg)
             if pending and not immediately:
                 raise ServerConfigError(
                     f"a rotation is already scheduled: {pending[0].kid} signs from "
                     f"{_iso(pending[0].activate_at)}"
                 )
-            signer = schedule.signer(now)
+            signer = schedule.signer(now, alg)
             if pending:
                 row = pending[0]
                 key_rows.set_schedule(conn, row.kid, activate_at=now)
             else:
                 activate_at = now if immediately else now + self.settings.pending_period
-                row = self._new_row(now, activate_at)
+                row = self._new_row(now, activate_at, alg)
                 key_rows.insert_key(conn, row)
             if signer is not None:
                 self._retire(conn, signer, now if immediately else row.activate_at)
@@ -288,7 +319,7 @@ class KeyManager:
             row = next((r for r in schedule.rows if r.kid == kid), None)
             if row is None or schedule.state(row, now) is KeyState.REMOVED:
                 raise ServerConfigError(f"no key with kid {kid!r}")
-            was_signer = schedule.signer(now) == row
+            was_signer = schedule.signer(now, row.alg) == row
             remove_at = now if unpublish else now + self.settings.retired_period
             if row.remove_at is not None and not unpublish:
                 remove_at = min(remove_at, row.remove_at)
@@ -297,12 +328,12 @@ class KeyManager:
             )
             if unpublish or remove_at <= now:
                 key_rows.delete_removed(conn, now)
-            if was_signer:
-                pending = schedule.pending(now)
+            if was_signer and row.alg in self.settings.key_algorithms:
+                pending = schedule.pending(now, row.alg)
                 if pending:
                     key_rows.set_schedule(conn, pending[0].kid, activate_at=now)
                 else:
-                    key_rows.insert_key(conn, self._new_row(now, now))
+                    key_rows.insert_key(conn, self._new_row(now, now, row.alg))
         self.refresh()
         infos = {info.kid: info for info in self.list_keys(include_removed=True)}
         return infos.get(kid) or KeyInfo(

@@ -32,7 +32,9 @@ from tessera.server.authorize import (
 from tessera.server.cimd import is_metadata_url
 from tessera.server.endpoints._http import read_body
 from tessera.server.errors import ClientMetadataError, InvalidRequest
+from tessera.server.oidc.idtoken import session_id, verify_hint
 from tessera.server.pages import STYLESHEET, consent_page, error_page, signin_page
+from tessera.server.storage import grants as grant_rows
 from tessera.server.storage import sessions as session_rows
 from tessera.server.storage import users as user_rows
 from tessera.server.storage.clients import ClientRecord
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["authorize", "stylesheet"]
 
 _MAX_QUERY = 8192
+_SATISFIED_BY_SIGN_IN = ("prompt", "max_age", "id_token_hint")
+"""Dropped from the request once the person has just signed in: asked and answered."""
 _CONTROL_FIELDS = ("csrf_token", "action", "username", "password", "decision")
 
 
@@ -184,6 +188,8 @@ class _Exchange:
     def signin(
         self, request: AuthorizationRequest, *, error: str | None = None, username: str = ""
     ) -> Response:
+        if not username and request.openid.login_hint and len(request.openid.login_hint) <= 64:
+            username = request.openid.login_hint
         status = 200 if error is None else 400  # 401 would need a WWW-Authenticate challenge
         session = self.session or self.start_session(None, None)
         self.session = session
@@ -226,6 +232,67 @@ class _Exchange:
         params["iss"] = self.settings.issuer
         return self.redirect(redirect_to(error.redirect_uri, params), status)
 
+    def needs_sign_in(self, request: AuthorizationRequest, user_id: str) -> bool:
+        """True when the signed-in person must sign in (again) for this request: prompt=login
+        or select_account, a max_age exceeded, or an id_token_hint naming someone else.
+
+        Raises:
+            RedirectError: an id_token_hint that is not an ID token of this server.
+        """
+        openid = request.openid
+        session = self.session
+        if openid.prompt & {"login", "select_account"}:
+            return True
+        if openid.max_age is not None:
+            auth_time = session.auth_time if session is not None else None
+            if auth_time is None or self.context.clock() - auth_time > openid.max_age:
+                return True
+        if openid.id_token_hint is not None:
+            context = self.context
+            claims = verify_hint(openid.id_token_hint, context.keys, self.settings, context.clock)
+            if claims is None:
+                raise RedirectError(
+                    request.redirect_uri,
+                    "invalid_request",
+                    "id_token_hint is not an ID token issued by this server",
+                    request.state,
+                )
+            with context.db.read() as conn:
+                subject = context.id_tokens.subject(conn, request.client, user_id)
+            if not hmac.compare_digest(str(claims["sub"]).encode(), subject.encode()):
+                return True
+        return False
+
+    def has_grant(self, request: AuthorizationRequest, user_id: str) -> bool:
+        """True when this person already granted this client the requested scopes."""
+        with self.context.db.read() as conn:
+            return grant_rows.has_grant(
+                conn, request.client.client_id, user_id, request.scopes, self.context.clock()
+            )
+
+    def issue(self, request: AuthorizationRequest) -> Response:
+        """Record the grant and send the browser back to the client with the code."""
+        session = self.session
+        if session is None or session.user_id is None:
+            raise PageError("Sign in first.")
+        context = self.context
+        user_id, auth_time = session.user_id, session.auth_time or context.clock()
+        with context.db.write() as conn:
+            code = issue_code(
+                conn,
+                request,
+                user_id=user_id,
+                auth_time=auth_time,
+                settings=self.settings,
+                now=context.clock(),
+                sid=session_id(session.session_hash),
+            )
+        params = {"code": code}
+        if request.state is not None:
+            params["state"] = request.state
+        params["iss"] = self.settings.issuer
+        return self.redirect(redirect_to(request.redirect_uri, params))
+
     def username_of(self, user_id: str) -> str | None:
         with self.context.db.read() as conn:
             user = user_rows.find_by_id(conn, user_id)
@@ -253,11 +320,29 @@ async def _get(exchange: _Exchange) -> Response:
     request = await run_in_threadpool(exchange.check, params)
     exchange.session = await run_in_threadpool(exchange.load_session)
     session = exchange.session
+    username = None
     if session is not None and session.user_id is not None:
         username = await run_in_threadpool(exchange.username_of, session.user_id)
-        if username is not None:
-            return exchange.consent(request, username)
-    return await run_in_threadpool(exchange.signin, request)
+    prompt = request.openid.prompt
+    if username is None or session is None or session.user_id is None:
+        if "none" in prompt:
+            raise _interaction(request, "login_required", "the person is not signed in")
+        return await run_in_threadpool(exchange.signin, request)
+    user_id = session.user_id
+    if await run_in_threadpool(exchange.needs_sign_in, request, user_id):
+        if "none" in prompt:
+            raise _interaction(request, "login_required", "the person must sign in again")
+        return await run_in_threadpool(exchange.signin, request)
+    if "none" in prompt:
+        if not await run_in_threadpool(exchange.has_grant, request, user_id):
+            raise _interaction(request, "consent_required", "the person has not consented yet")
+        return await run_in_threadpool(exchange.issue, request)
+    return exchange.consent(request, username)
+
+
+def _interaction(request: AuthorizationRequest, error: str, description: str) -> RedirectError:
+    """An OIDC Core sec. 3.1.2.6 error: prompt=none, and the person would have to act."""
+    return RedirectError(request.redirect_uri, error, description, request.state)
 
 
 async def _post(exchange: _Exchange) -> Response:
@@ -324,7 +409,8 @@ async def _login(
         return exchange.signin(request, error="Wrong user name or password.", username=shown)
     now = context.clock()
     await run_in_threadpool(exchange.start_session, result.user.user_id, now)
-    return exchange.redirect(redirect_to(exchange.action_url, request.params))
+    params = {k: v for k, v in request.params.items() if k not in _SATISFIED_BY_SIGN_IN}
+    return exchange.redirect(redirect_to(exchange.action_url, params))
 
 
 async def _consent(exchange: _Exchange, request: AuthorizationRequest, decision: str) -> Response:
@@ -337,26 +423,7 @@ async def _consent(exchange: _Exchange, request: AuthorizationRequest, decision:
         )
     if decision != "allow":
         raise PageError("The form is malformed.")
-    context = exchange.context
-    user_id, auth_time = session.user_id, session.auth_time or context.clock()
-
-    def record() -> str:
-        with context.db.write() as conn:
-            return issue_code(
-                conn,
-                request,
-                user_id=user_id,
-                auth_time=auth_time,
-                settings=exchange.settings,
-                now=context.clock(),
-            )
-
-    code = await run_in_threadpool(record)
-    params = {"code": code}
-    if request.state is not None:
-        params["state"] = request.state
-    params["iss"] = exchange.settings.issuer
-    return exchange.redirect(redirect_to(request.redirect_uri, params))
+    return await run_in_threadpool(exchange.issue, request)
 
 
 async def stylesheet(_request: Request) -> Response:

@@ -17,6 +17,7 @@ from tessera.server.errors import InvalidGrant, InvalidRequest, UnauthorizedClie
 from tessera.server.form import Form
 from tessera.server.grants import pkce
 from tessera.server.grants.issuance import hash_token, issue_for_grant, wants_refresh
+from tessera.server.oidc.idtoken import OPENID, IdTokens
 from tessera.server.storage import grants as grant_rows
 from tessera.server.storage import users as user_rows
 from tessera.server.storage.clients import ClientRecord
@@ -34,8 +35,10 @@ def grant(
     settings: Settings,
     key: tessera.Key,
     now: float,
+    id_tokens: IdTokens | None = None,
 ) -> dict[str, Any]:
-    """Exchange a code for tokens (call inside a transaction that commits even on refusal).
+    """Exchange a code for tokens (call inside a transaction that commits even on refusal);
+    with ``openid`` granted and ``id_tokens``, an ID token too (OIDC Core sec. 3.1.3.3).
 
     Raises:
         InvalidRequest: no code or no code_verifier.
@@ -74,7 +77,7 @@ def grant(
         # The person was removed: nothing more is issued from their grants.
         grant_rows.revoke_family(conn, family.family_id)
         raise InvalidGrant(_INVALID)
-    return issue_for_grant(
+    response = issue_for_grant(
         conn,
         family,
         scopes=family.scopes,
@@ -83,3 +86,14 @@ def grant(
         settings=settings,
         now=now,
     )
+    if id_tokens is not None and OPENID in family.scopes:
+        response["id_token"] = id_tokens.issue(
+            conn,
+            client,
+            family,
+            scopes=family.scopes,
+            access_token=response["access_token"],
+            nonce=row.nonce,
+            now=now,
+        )
+    return response

@@ -18,6 +18,7 @@ from tessera.server.errors import InvalidGrant, InvalidRequest, InvalidScope, Un
 from tessera.server.form import Form
 from tessera.server.grants.issuance import REFRESH_PREFIX, hash_token, issue_for_grant
 from tessera.server.grants.scope import granted_scopes
+from tessera.server.oidc.idtoken import OPENID, IdTokens
 from tessera.server.storage import grants as grant_rows
 from tessera.server.storage import users as user_rows
 from tessera.server.storage.clients import ClientRecord
@@ -36,8 +37,11 @@ def grant(
     settings: Settings,
     key: tessera.Key,
     now: float,
+    id_tokens: IdTokens | None = None,
 ) -> dict[str, Any]:
-    """Rotate a refresh token (call inside a transaction that commits even on refusal).
+    """Rotate a refresh token (call inside a transaction that commits even on refusal); with
+    ``openid`` in the scope, a new ID token: same ``sub``, the original ``auth_time``, no
+    ``nonce`` (OIDC Core sec. 12.2).
 
     Raises:
         UnauthorizedClient: a client without people grants.
@@ -72,6 +76,17 @@ def grant(
     if not grant_rows.consume_refresh(conn, row.token_hash):
         grant_rows.revoke_family(conn, row.family_id)
         raise InvalidGrant(_REUSED)
-    return issue_for_grant(
+    response = issue_for_grant(
         conn, family, scopes=scopes, refresh=True, key=key, settings=settings, now=now
     )
+    if id_tokens is not None and OPENID in scopes:
+        response["id_token"] = id_tokens.issue(
+            conn,
+            client,
+            family,
+            scopes=scopes,
+            access_token=response["access_token"],
+            nonce=None,
+            now=now,
+        )
+    return response

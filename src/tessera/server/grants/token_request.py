@@ -13,6 +13,7 @@ from tessera.server.errors import InvalidRequest, OAuthError, UnsupportedGrantTy
 from tessera.server.form import Form
 from tessera.server.grants import authorization_code, client_credentials, refresh_token
 from tessera.server.keys import KeyManager
+from tessera.server.oidc.idtoken import IdTokens
 from tessera.server.storage.database import Database
 from tessera.server.storage.hot import HotStore
 
@@ -44,11 +45,13 @@ class TokenEndpoint:
         keys: KeyManager,
         clock: Callable[[], float],
         resolver: ClientMetadataResolver | None = None,
+        id_tokens: IdTokens | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.keys = keys
         self.clock = clock
+        self.id_tokens = id_tokens
         self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
     @staticmethod
@@ -74,7 +77,9 @@ class TokenEndpoint:
         with self.db.write() as conn:
             client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
             try:
-                return personal(conn, client, form, self.settings, key, self.clock())
+                return personal(
+                    conn, client, form, self.settings, key, self.clock(), self.id_tokens
+                )
             except OAuthError as exc:
                 # Commit what the refusal did (revoking a replayed grant), then answer.
                 refusal = exc

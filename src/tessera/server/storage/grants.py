@@ -24,9 +24,11 @@ __all__ = [
     "consume_code",
     "consume_refresh",
     "extend_family",
+    "families_of_session",
     "find_code",
     "find_family",
     "find_refresh",
+    "has_grant",
     "insert_code",
     "insert_family",
     "insert_refresh",
@@ -51,6 +53,8 @@ class FamilyRow:
     revoked: bool
     created_at: float
     expires_at: float
+    sid: str | None = None
+    """The browser session it was granted in (OpenID logout ends it with the session)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class CodeRow:
     auth_time: float
     used: bool
     expires_at: float
+    nonce: str | None = None
+    """The OpenID request's nonce, echoed in the ID token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,7 @@ def insert_family(conn: Connection, row: FamilyRow) -> None:
             revoked=row.revoked,
             created_at=row.created_at,
             expires_at=row.expires_at,
+            sid=row.sid,
         )
     )
 
@@ -114,7 +121,35 @@ def find_family(conn: Connection, family_id: str) -> FamilyRow | None:
         revoked=bool(row.revoked),
         created_at=float(row.created_at),
         expires_at=float(row.expires_at),
+        sid=row.sid,
     )
+
+
+def families_of_session(conn: Connection, sid: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The live grants made in browser session ``sid``: (family id, client id, scopes)."""
+    rows = conn.execute(
+        select(families.c.family_id, families.c.client_id, families.c.scopes).where(
+            families.c.sid == sid, families.c.revoked.is_(False)
+        )
+    ).all()
+    return [(str(r[0]), str(r[1]), tuple(str(r[2]).split())) for r in rows]
+
+
+def has_grant(
+    conn: Connection, client_id: str, user_id: str, scopes: tuple[str, ...], now: float
+) -> bool:
+    """True when the person already granted the client (a live grant) at least ``scopes``:
+    ``prompt=none`` may then skip the consent page."""
+    rows = conn.execute(
+        select(families.c.scopes).where(
+            families.c.client_id == client_id,
+            families.c.user_id == user_id,
+            families.c.revoked.is_(False),
+            families.c.expires_at > now,
+        )
+    ).all()
+    wanted = set(scopes)
+    return any(wanted <= set(str(row[0]).split()) for row in rows)
 
 
 def extend_family(conn: Connection, family_id: str, expires_at: float) -> None:
@@ -152,6 +187,7 @@ def insert_code(conn: Connection, row: CodeRow) -> None:
             auth_time=row.auth_time,
             used=row.used,
             expires_at=row.expires_at,
+            nonce=row.nonce,
         )
     )
 
@@ -173,6 +209,7 @@ def find_code(conn: Connection, code_hash: str) -> CodeRow | None:
         auth_time=float(row.auth_time),
         used=bool(row.used),
         expires_at=float(row.expires_at),
+        nonce=row.nonce,
     )
 
 

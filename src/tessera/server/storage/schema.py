@@ -24,6 +24,7 @@ __all__ = [
     "key_lock",
     "login_failures",
     "metadata",
+    "oidc_clients",
     "refresh_tokens",
     "sessions",
     "signing_keys",
@@ -93,6 +94,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),  # argon2id, PHC string
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("claims", Text, nullable=True),  # JSON object of OpenID standard claims
 )
 
 login_failures = Table(
@@ -127,7 +129,9 @@ families = Table(
     Column("revoked", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("sid", String(64), nullable=True),  # the browser session (OpenID logout)
     Index("ix_token_families_expires_at", "expires_at"),
+    Index("ix_token_families_sid", "sid"),
 )
 
 codes = Table(
@@ -144,6 +148,7 @@ codes = Table(
     Column("auth_time", Float, nullable=False),
     Column("used", Boolean, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("nonce", Text, nullable=True),  # OpenID: echoed in the ID token
     Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -172,3 +177,15 @@ access_tokens = Table(
     Index("ix_access_tokens_expires_at", "expires_at"),
 )
 """Access tokens issued to people (their family revokes them) and any revoked by ``jti``."""
+
+oidc_clients = Table(
+    "oidc_clients",
+    metadata,
+    Column("client_id", String(255), primary_key=True),
+    Column("id_token_alg", String(16), nullable=True),  # None: id_token_signing_alg
+    Column("subject_type", String(16), nullable=False, server_default="public"),
+    Column("sector_identifier", Text, nullable=True),  # pairwise: the host hashed into sub
+    Column("post_logout_redirect_uris", Text, nullable=False, server_default="[]"),  # JSON
+    Column("backchannel_logout_uri", Text, nullable=True),
+)
+"""A client's OpenID Connect registration; no row means the defaults."""

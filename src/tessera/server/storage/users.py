@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -13,8 +15,10 @@ __all__ = [
     "delete_user",
     "find_by_id",
     "find_by_name",
+    "find_claims",
     "insert_user",
     "list_all",
+    "set_claims",
     "set_hash",
 ]
 
@@ -95,3 +99,22 @@ def set_hash(conn: Connection, user_id: str, password_hash: str, now: float) -> 
 def delete_user(conn: Connection, user_id: str) -> bool:
     """Remove a user; False when there was none."""
     return bool(conn.execute(delete(users).where(users.c.user_id == user_id)).rowcount)
+
+
+def find_claims(conn: Connection, user_id: str) -> dict[str, Any]:
+    """The person's OpenID claims (email, name, ...) as stored; empty when none or no user."""
+    row = conn.execute(select(users.c.claims).where(users.c.user_id == user_id)).first()
+    if row is None or not row[0]:
+        return {}
+    value = json.loads(str(row[0]))
+    return value if isinstance(value, dict) else {}
+
+
+def set_claims(conn: Connection, user_id: str, claims: dict[str, Any], now: float) -> bool:
+    """Replace the person's OpenID claims; False when there is no such user."""
+    result = conn.execute(
+        update(users)
+        .where(users.c.user_id == user_id)
+        .values(claims=json.dumps(claims, separators=(",", ":")), updated_at=now)
+    )
+    return bool(result.rowcount)
