@@ -115,7 +115,7 @@ def test_prompt_login_shows_the_sign_in_page_to_a_signed_in_person(
         server.clock.advance(30)
         page = browser.open(params(client, prompt="login"))
         assert page.status_code == 200
-        assert 'id=password' in page.text
+        assert "id=password" in page.text
         signed = browser.post(
             hidden_fields(page.text), username=user.username, password=user.password
         )
@@ -134,7 +134,7 @@ def test_prompt_select_account_lets_the_person_sign_in_again(
     with signed_in_browser(server, client, user) as browser:
         page = browser.open(params(client, prompt="select_account"))
         assert page.status_code == 200
-        assert 'id=password' in page.text
+        assert "id=password" in page.text
 
 
 def test_prompt_consent_shows_the_consent_page(
@@ -154,7 +154,7 @@ def test_max_age_exceeded_forces_sign_in_and_auth_time_is_fresh(
         sent = params(client, max_age="1", prompt="none")
         redirected_error(browser.open(sent), "login_required", sent, server.url)
         page = browser.open(params(client, max_age="1"))
-        assert 'id=password' in page.text
+        assert "id=password" in page.text
         signed = browser.post(
             hidden_fields(page.text), username=user.username, password=user.password
         )
@@ -194,7 +194,7 @@ def test_id_token_hint_of_someone_else_is_login_required(
         sent = params(client, prompt="none", id_token_hint=hint_of_other)
         redirected_error(browser.open(sent), "login_required", sent, server.url)
         page = browser.open(params(client, id_token_hint=hint_of_other))
-        assert 'id=password' in page.text  # without prompt=none: sign in as them
+        assert "id=password" in page.text  # without prompt=none: sign in as them
 
 
 def test_id_token_hint_not_from_this_server_is_invalid_request(

@@ -45,6 +45,11 @@ def metadata_document(settings: Settings) -> dict[str, Any]:
         "userinfo_endpoint": settings.userinfo_endpoint,
         "end_session_endpoint": settings.end_session_endpoint,
     }
+    if settings.registration:
+        document["registration_endpoint"] = settings.registration_endpoint
+    if settings.client_metadata_documents:
+        document["client_id_metadata_document_supported"] = True
+    return document
 
 
 def openid_document(settings: Settings) -> dict[str, Any]:
@@ -69,11 +74,6 @@ def openid_document(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
     }
-    if settings.registration:
-        document["registration_endpoint"] = settings.registration_endpoint
-    if settings.client_metadata_documents:
-        document["client_id_metadata_document_supported"] = True
-    return document
 
 
 async def metadata(request: Request) -> Response:
