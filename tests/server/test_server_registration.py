@@ -69,7 +69,15 @@ def error_of(response: httpx.Response, status: int = 400) -> str:
 def test_metadata_advertises_the_registration_endpoint(server: RunningServer) -> None:
     document = server.http.get("/.well-known/oauth-authorization-server").json()
     assert document["registration_endpoint"] == server.url + "/register"
-    assert document["scopes_supported"] == ["offline_access", "read:docs"]  # + dynamic_scopes
+    assert document["scopes_supported"] == [  # OpenID's, offline_access, + dynamic_scopes
+        "openid",
+        "profile",
+        "email",
+        "address",
+        "phone",
+        "offline_access",
+        "read:docs",
+    ]
 
 
 def test_registered_native_client_signs_in_on_any_loopback_port(server: RunningServer) -> None:
