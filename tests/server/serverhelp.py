@@ -374,10 +374,16 @@ def running_server(
 # -- subprocesses ---------------------------------------------------------------------------
 
 
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
-    """Run ``python -m tessera.server ARGS``; the CompletedProcess."""
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+) -> Any:
+    """Run ``python -m tessera.server ARGS`` (``stdin`` as its input); the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "tessera.server", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

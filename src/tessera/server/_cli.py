@@ -38,8 +38,20 @@ examples:
   printf '%s\\n' "$PASSWORD" | tessera users add bob --password-stdin
   tessera users list
   tessera users set-password alice
+  tessera users update alice --email alice@example.org --email-verified --name "Alice Liddell"
+  tessera users update alice --claim locale=en-GB --unset phone_number
+  tessera users show alice --json
   tessera users remove bob
 """
+
+_CLAIM_FLAGS = (
+    ("--email", "email", "email address (OpenID claim email; scope email)"),
+    ("--name", "name", "full name (claim name; scope profile)"),
+    ("--given-name", "given_name", "given name (scope profile)"),
+    ("--family-name", "family_name", "family name (scope profile)"),
+    ("--phone", "phone_number", "phone number, E.164 recommended (scope phone)"),
+    ("--address", "address", "postal address, one line (address.formatted; scope address)"),
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -193,6 +205,8 @@ def _add_users(subparsers: argparse._SubParsersAction[Any]) -> None:
         ("list", "every user"),
         ("remove", "delete a user"),
         ("set-password", "replace a user's password"),
+        ("update", "set or remove the OpenID claims of a user (email, name, ...)"),
+        ("show", "one user with their OpenID claims"),
     ):
         child = users_sub.add_parser(name, help=help_text)
         _common(child)
@@ -205,7 +219,39 @@ def _add_users(subparsers: argparse._SubParsersAction[Any]) -> None:
                 action="store_true",
                 help="read the password from the first line of stdin (else prompt twice)",
             )
+        if name in ("add", "update"):
+            _claim_options(child, update=name == "update")
         child.set_defaults(server_command=f"users {name}", handler=_handler)
+
+
+def _claim_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
+    """The OpenID claim flags of ``users add`` and ``users update``."""
+    for flag, claim, help_text in _CLAIM_FLAGS:
+        parser.add_argument(flag, dest=f"claim_{claim}", metavar="VALUE", help=help_text)
+    for flag, claim in (("--email-verified", "email"), ("--phone-verified", "phone_number")):
+        parser.add_argument(
+            flag,
+            dest=f"claim_{claim}_verified",
+            action="store_const",
+            const=True,
+            help=f"the {claim.replace('_', ' ')} was verified ({claim}_verified: true)",
+        )
+    parser.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="claims",
+        help="any other standard claim (locale=en-GB, picture=https://..., birthdate=...)",
+    )
+    if update:
+        parser.add_argument(
+            "--unset",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="remove a claim (repeatable)",
+        )
 
 
 def _handler(args: argparse.Namespace, _out: object = None) -> int:

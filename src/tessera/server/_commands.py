@@ -346,15 +346,36 @@ def _user_view(record: Any) -> dict[str, Any]:
     }
 
 
+def _claims_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The OpenID claims given with --email, --name, ..., --claim NAME=VALUE."""
+    claims: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if name.startswith("claim_") and value is not None:
+            claims[name.removeprefix("claim_")] = value
+    for item in args.claims:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise AdminError(f"--claim wants NAME=VALUE, not {item!r}")
+        claims[name] = value
+    return claims
+
+
 def _users_add(args: argparse.Namespace) -> int:
     from tessera.server import accounts
 
+    claims = _claims_of(args)
+    if claims:
+        from tessera.server.oidc.claims import checked
+
+        checked(claims)  # before the password prompt
     password = _read_password(args)
 
     def action(db: Database, _settings: Settings) -> int:
         record = accounts.add_user(db, args.username, password, now=time.time())
+        if claims:
+            accounts.update_claims(db, record.username, claims, now=time.time())
         if args.json:
-            _print(_user_view(record))
+            _print({**_user_view(record), "claims": accounts.get_claims(db, record.username)})
         else:
             sys.stdout.write(f"added user {record.username} (sub {record.user_id})\n")
         return 0
@@ -393,6 +414,47 @@ def _users_remove(args: argparse.Namespace) -> int:
     return _with_db(args, action)
 
 
+def _users_update(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    claims = _claims_of(args)
+    if not claims and not args.unset:
+        raise AdminError("nothing to change: give --email, --name, --claim NAME=VALUE or --unset")
+
+    def action(db: Database, _settings: Settings) -> int:
+        now = time.time()
+        stored = accounts.update_claims(
+            db, args.username, claims, remove=tuple(args.unset), now=now
+        )
+        if args.json:
+            view = _user_view(accounts.get_user(db, args.username))
+            _print({**view, "claims": stored})
+        else:
+            sys.stdout.write(f"updated {args.username}: {', '.join(sorted(stored)) or '-'}\n")
+        return 0
+
+    return _with_db(args, action)
+
+
+def _users_show(args: argparse.Namespace) -> int:
+    from tessera.server import accounts
+
+    def action(db: Database, _settings: Settings) -> int:
+        view = {
+            **_user_view(accounts.get_user(db, args.username)),
+            "claims": accounts.get_claims(db, args.username),
+        }
+        if args.json:
+            _print(view)
+        else:
+            sys.stdout.write(f"{view['username']}  (sub {view['user_id']})\n")
+            for name, value in sorted(view["claims"].items()):
+                sys.stdout.write(f"  {name}: {json.dumps(value, ensure_ascii=False)}\n")
+        return 0
+
+    return _with_db(args, action)
+
+
 def _users_set_password(args: argparse.Namespace) -> int:
     from tessera.server import accounts
 
@@ -424,4 +486,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "users list": _users_list,
     "users remove": _users_remove,
     "users set-password": _users_set_password,
+    "users update": _users_update,
+    "users show": _users_show,
 }
