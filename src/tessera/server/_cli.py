@@ -84,7 +84,18 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--issuer", help="issuer URL (default http://HOST:PORT)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log one line per request (method, route, status, latency, client, grant, "
+        "outcome, request id)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (default) or json: one JSON object per line, with the request id",
+    )
     serve.set_defaults(server_command="serve", handler=_handler)
 
     db = subparsers.add_parser("db", help="database schema (migrations)")

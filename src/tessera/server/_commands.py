@@ -45,16 +45,24 @@ def _iso(seconds: float | None) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
+    import logging.config
     import os
 
-    from tessera.server import _serving
+    from tessera.server import _serving, logs
     from tessera.server.app import SETTINGS_ENV, create_app
 
-    settings = _settings(args, host=args.host, port=args.port, issuer=args.issuer)
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        issuer=args.issuer,
+        log_format=args.log_format,
+        access_log=args.access_log,
+    )
     if args.workers < 1:
         raise ServerConfigError("--workers must be at least 1")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    log_config = logs.log_config(settings.log_format, access=settings.access_log)
+    logging.config.dictConfig(log_config)
     db = _database(settings)
     kek = KEK.load(settings.kek, settings.kek_file, create=True)
     for event in KeyManager(db, kek, settings).maintain():
@@ -66,7 +74,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     options: dict[str, Any] = {
-        "access_log": args.access_log,
+        "access_log": False,  # the app writes its own access lines (logs.RequestLogMiddleware)
+        "log_config": log_config,
         "log_level": "info",
         "server_header": False,
         "proxy_headers": False,

@@ -42,6 +42,7 @@ from tessera.server.errors import InvalidRequest, OAuthError
 from tessera.server.grants import TokenEndpoint
 from tessera.server.kek import KEK
 from tessera.server.keys import KeyManager
+from tessera.server.logs import RequestLogMiddleware, RouteLabels
 from tessera.server.middleware import ErrorMiddleware
 from tessera.server.oidc.idtoken import IdTokens
 from tessera.server.oidc.userinfo import UserInfo
@@ -218,7 +219,10 @@ def create_app(
         )
     if settings.debugger:
         routes.append(Mount(prefix + "/debugger", app=_debugger(keys)))
-    middleware = [Middleware(ErrorMiddleware)]
+    middleware = [
+        Middleware(RequestLogMiddleware, labels=RouteLabels(routes)),
+        Middleware(ErrorMiddleware),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(

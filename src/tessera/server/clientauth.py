@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus
 from sqlalchemy import Connection
 
 import tessera
+from tessera.server import requestinfo
 from tessera.server.config import Settings
 from tessera.server.errors import InvalidClient, InvalidRequest
 from tessera.server.form import Form
@@ -141,6 +142,7 @@ class ClientAuthenticator:
         record, used = self.check(presented, record)
         if used is not None and not assertions.record_once(conn, record.client_id, *used):
             raise InvalidClient(_REPLAYED)
+        requestinfo.note_client(record.client_id)
         return record
 
     def _find(self, conn: Connection, presented: Credentials) -> ClientRecord | None:
@@ -181,6 +183,7 @@ class ClientAuthenticator:
         record, used = self.check(presented, record)
         if used is not None and not await store.record_assertion(record.client_id, *used):
             raise InvalidClient(_REPLAYED)
+        requestinfo.note_client(record.client_id)
         return record
 
     def credentials(

@@ -139,6 +139,10 @@ class Settings:
     """Longest time a fetched metadata document is kept, whatever its Cache-Control says."""
     client_metadata_cache_size: int = 1000
     """Most metadata documents held at once (least recently used leaves first)."""
+    log_format: str = "text"
+    """``text`` (one readable line per event) or ``json`` (one JSON object per line)."""
+    access_log: bool = False
+    """Log one line per request: method, route, status, latency, client, grant, outcome."""
     registration: bool = False
     """Serve dynamic client registration (RFC 7591) and its management (RFC 7592)."""
     registration_initial_token: str | None = dataclasses.field(default=None, repr=False)
@@ -252,7 +256,7 @@ _INTS = {
     "registration_max_clients",
 }
 _LISTS = {"allowed_origins", "default_audience", "dynamic_scopes", "fetch_allow"}
-_BOOLS = {"debugger", "client_metadata_documents", "registration"}
+_BOOLS = {"debugger", "client_metadata_documents", "registration", "access_log"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # Secrets belong in the environment (or a 0600 file of their own), not in tessera.toml.
 _NOT_IN_FILE = {"kek", "registration_initial_token"}
@@ -397,6 +401,8 @@ def _validated(settings: Settings) -> Settings:
     for origin in settings.allowed_origins:
         if origin != "*" and not urlsplit(origin).netloc:
             raise ServerConfigError(f"allowed_origins: {origin!r} is not an origin URL")
+    if settings.log_format not in ("text", "json"):
+        raise ServerConfigError("log_format must be text or json")
     return dataclasses.replace(settings, issuer=issuer)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tessera.server import requestinfo
 from tessera.server.errors import InvalidRequest, OAuthError
 
 __all__ = ["NO_STORE", "json_response", "oauth_error_response", "read_body"]
@@ -31,6 +32,7 @@ def json_response(
 
 def oauth_error_response(error: OAuthError) -> Response:
     """The RFC 6749 sec. 5.2 error body with its status and headers (never cached)."""
+    requestinfo.note_error(error.error)
     return json_response(error.body(), error.status, {**NO_STORE, **error.headers})
 
 

@@ -6,9 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tessera.server import requestinfo
 from tessera.server.endpoints._http import NO_STORE, json_response, read_body
 from tessera.server.errors import InvalidRequest
 from tessera.server.form import check_content_type, parse_form
+from tessera.server.grants import GRANT_TYPES
 
 __all__ = ["token"]
 
@@ -25,6 +27,8 @@ async def token(request: Request) -> Response:
         raise InvalidRequest("send one Authorization header")
     body = await read_body(request, context.settings.max_body_size)
     form = parse_form(body)
+    if (grant := form.get("grant_type")) in GRANT_TYPES:
+        requestinfo.note_grant(grant)
     authorization = authorizations[0] if authorizations else None
     endpoint = context.token_endpoint
     if context.hot_store is not None:

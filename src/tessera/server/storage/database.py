@@ -43,6 +43,8 @@ class Database:
 
     @staticmethod
     def _create(url: str, pool_size: int, **options: Any) -> Engine:
+        # Error messages and SQL logs never show bound values (hashes, names, token ids).
+        options["hide_parameters"] = True
         if url.startswith("sqlite"):
             engine = create_engine(
                 url,
