@@ -91,6 +91,8 @@ def test_oidc_exports_are_pinned_and_its_errors_are_tessera_errors() -> None:
     from tessera.oidc import errors as oidc_errors
 
     assert sorted(oidc.__all__) == [
+        "AsyncRelyingParty",
+        "AuthorizationRequest",
         "AuthTimeError",
         "AuthorizationError",
         "DiscoveryError",
@@ -102,10 +104,12 @@ def test_oidc_exports_are_pinned_and_its_errors_are_tessera_errors() -> None:
         "LogoutTokenError",
         "OIDCError",
         "ProviderMetadata",
+        "RelyingParty",
         "StateMismatchError",
         "SubjectMismatchError",
         "TokenEndpointError",
         "TokenHashError",
+        "Tokens",
         "UserInfoError",
         "discover_provider",
         "discover_provider_async",

@@ -410,3 +410,19 @@ class IDTokenVerifier:
         """
         kid, header = self._kid(token)
         return self._check_logout(token, header, await self._akeys(kid), require_typ)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the blocking JWKS client's connections, if the keys come from one."""
+        source: Any = self._source
+        if isinstance(source, JWKSClient):
+            source.close()
+
+    async def aclose(self) -> None:
+        """Close the JWKS client's connections, if the keys come from one."""
+        source: Any = self._source
+        if isinstance(source, AsyncJWKSClient):
+            await source.aclose()
+        elif isinstance(source, JWKSClient):
+            source.close()
