@@ -92,9 +92,9 @@ def test_oidc_exports_are_pinned_and_its_errors_are_tessera_errors() -> None:
 
     assert sorted(oidc.__all__) == [
         "AsyncRelyingParty",
-        "AuthorizationRequest",
         "AuthTimeError",
         "AuthorizationError",
+        "AuthorizationRequest",
         "DiscoveryError",
         "IDToken",
         "IDTokenVerifier",

@@ -100,6 +100,8 @@ def node_provider(clients: list[dict[str, Any]]) -> Iterator[NodeProvider]:
             process.kill()
             process.wait(5)
         reader.join(5)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 # -- a person in front of the provider's pages ---------------------------------------------------
