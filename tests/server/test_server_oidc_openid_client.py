@@ -1,7 +1,8 @@
 """A relying party nobody here wrote: panva's ``openid-client`` (npm, v6, OpenID certified)
 discovers the provider, runs the code flow with PKCE, nonce and state, verifies the ID token
-its own way (RS256 by default), reads UserInfo, refreshes and builds the logout URL; the
-person's browser is played with httpx over the real forms. On both backends.
+its own way (RS256 by default), reads UserInfo, refreshes and builds the end-session URL,
+which signs the person out; the person's browser is played with httpx over the real forms.
+On both backends.
 
 node and npm must be installed (scripts/install-test-tools.sh); the library is installed
 with npm into tests/server/oidc/openid-client/node_modules on first use. Without them the
@@ -21,10 +22,12 @@ import pytest
 from serverhelp import REQUIRE_SERVICES, Browser, RunningServer, User, hidden_fields
 
 from tessera.server import accounts
+from tessera.server.storage import oidc_clients
+from tessera.server.storage.oidc_clients import OidcClient
 
 RP_DIR = Path(__file__).resolve().parent / "oidc" / "openid-client"
 CALLBACK = "http://127.0.0.1:9/rp/callback"
-AFTER_LOGOUT = "http://127.0.0.1:9/rp/bye"
+AFTER_LOGOUT = "https://rp.example/bye"
 
 
 def _unavailable(reason: str) -> None:
@@ -92,24 +95,25 @@ class RelyingParty:
                 stream.close()
 
 
-def _allow(server: RunningServer, authorize_url: str, user: User) -> str:
-    with Browser(server) as browser:
-        page = browser.http.get(authorize_url)
-        assert page.status_code == 200, page.text
-        signed = browser.post(
-            hidden_fields(page.text), username=user.username, password=user.password
-        )
-        assert signed.status_code == 303, signed.text
-        consent = browser.http.get(signed.headers["location"])
-        answer = browser.post(hidden_fields(consent.text), decision="allow")
-        assert answer.status_code == 303, answer.text
-        return str(answer.headers["location"])
+def _allow(browser: Browser, authorize_url: str, user: User) -> str:
+    page = browser.http.get(authorize_url)
+    assert page.status_code == 200, page.text
+    signed = browser.post(hidden_fields(page.text), username=user.username, password=user.password)
+    assert signed.status_code == 303, signed.text
+    consent = browser.http.get(signed.headers["location"])
+    answer = browser.post(hidden_fields(consent.text), decision="allow")
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"])
 
 
 def test_openid_client_signs_a_person_in(server: RunningServer, node: str) -> None:
     client = server.add_client(
         scope="openid profile email offline_access", audiences=(), redirect_uris=(CALLBACK,)
     )
+    with server.db.write() as conn:
+        oidc_clients.save(
+            conn, OidcClient(client.client_id, post_logout_redirect_uris=(AFTER_LOGOUT,))
+        )
     user = server.add_user()
     accounts.update_claims(
         server.db,
@@ -125,14 +129,24 @@ def test_openid_client_signs_a_person_in(server: RunningServer, node: str) -> No
             "CLIENT_SECRET": client.secret or "",
             "REDIRECT_URI": CALLBACK,
             "SCOPE": "openid profile email offline_access",
+            "POST_LOGOUT_REDIRECT_URI": AFTER_LOGOUT,
         },
     )
+    browser = Browser(server)
     try:
         start = rp.read()
         assert start["authorize"].startswith(server.url + "/authorize?")
-        rp.send(_allow(server, start["authorize"], user))
+        rp.send(_allow(browser, start["authorize"], user))
         result = rp.read()
+        # RP-initiated logout with the URL openid-client built (id_token_hint, state).
+        assert result["logout"].startswith(server.url + "/logout?")
+        ended = browser.http.get(result["logout"])
+        assert ended.status_code == 303, ended.text
+        assert ended.headers["location"].startswith(AFTER_LOGOUT + "?state=bye-")
+        silent = browser.http.get(start["authorize"] + "&prompt=none")
+        assert "error=login_required" in silent.headers["location"]
     finally:
+        browser.close()
         rp.close()
     assert result["metadata"]["issuer"] == server.url
     claims = result["claims"]

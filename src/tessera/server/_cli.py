@@ -187,6 +187,36 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="allowed grant (repeatable); default authorization_code + refresh_token with "
         "--redirect-uri or --type public, else client_credentials",
     )
+    add.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        dest="post_logout_redirect_uris",
+        help="OpenID: where /logout may send the browser afterwards (repeatable; exact match)",
+    )
+    add.add_argument(
+        "--backchannel-logout-uri",
+        metavar="URI",
+        help="OpenID: where logout tokens are POSTed when the person signs out",
+    )
+    add.add_argument(
+        "--subject-type",
+        choices=("public", "pairwise"),
+        default="public",
+        help="OpenID: pairwise gives this client (its sector) its own sub for each person",
+    )
+    add.add_argument(
+        "--sector-identifier",
+        metavar="HOST",
+        help="OpenID pairwise: clients with the same sector see the same sub "
+        "(default: the redirect URIs' host)",
+    )
+    add.add_argument(
+        "--id-token-alg",
+        metavar="ALG",
+        help="OpenID: id_token_signed_response_alg (default id_token_signing_alg, RS256)",
+    )
     add.set_defaults(server_command="clients add", handler=_handler)
     for name, help_text in (
         ("list", "every client"),

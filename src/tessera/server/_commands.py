@@ -218,6 +218,9 @@ def _show_client(view: dict[str, Any], secret: str | None = None) -> None:
     if "jwks" in view:
         kids = [str(key.get("kid", "?")) for key in view["jwks"]["keys"]]
         lines.append(f"keys:          {' '.join(kids)}")
+    for name, value in view.get("openid", {}).items():
+        shown = " ".join(value) if isinstance(value, list) else str(value)
+        lines.append(f"{name + ':':<15}{shown or '-'}")
     if secret is not None:
         lines.append(f"client_secret: {secret}")
         lines.append("               (shown once: store it now; only its hash is kept)")
@@ -236,6 +239,26 @@ def _clients_add(args: argparse.Namespace) -> int:
             raise AdminError(f"cannot read {args.jwks}: {exc}") from None
 
     def action(db: Database, settings: Settings) -> int:
+        import dataclasses
+
+        from tessera.server.oidc import registration as openid
+
+        wanted = (
+            args.post_logout_redirect_uris
+            or args.backchannel_logout_uri
+            or args.subject_type != "public"
+            or args.sector_identifier
+            or args.id_token_alg
+        )
+        checked = openid.openid_registration(  # checked before the client exists
+            "",
+            settings,
+            id_token_alg=args.id_token_alg,
+            subject_type=args.subject_type,
+            sector_identifier=args.sector_identifier,
+            post_logout_redirect_uris=args.post_logout_redirect_uris,
+            backchannel_logout_uri=args.backchannel_logout_uri,
+        )
         created = registry.add_client(
             db,
             args.name,
@@ -248,11 +271,16 @@ def _clients_add(args: argparse.Namespace) -> int:
             now=time.time(),
         )
         view = registry.describe(created.record)
+        if wanted:
+            record = dataclasses.replace(checked, client_id=created.record.client_id)
+            openid.register_openid(db, record)
+            view["openid"] = openid.describe_openid(record, settings)
         if args.json:
             _print({**view, "client_secret": created.secret} if created.secret else view)
         else:
             _show_client(view, created.secret)
-        if not created.record.audiences and not settings.default_audience:
+        openid_only = "openid" in created.record.scopes
+        if not created.record.audiences and not settings.default_audience and not openid_only:
             sys.stderr.write(
                 "tessera: warning: no --audience and no default_audience: token requests must "
                 "name a resource the client may use, so this client cannot get tokens yet\n"
@@ -285,8 +313,17 @@ def _clients_list(args: argparse.Namespace) -> int:
 def _clients_show(args: argparse.Namespace) -> int:
     from tessera.server import registry
 
-    def action(db: Database, _settings: Settings) -> int:
-        view = registry.describe(registry.get_client(db, args.client))
+    def action(db: Database, settings: Settings) -> int:
+        from tessera.server.oidc.registration import describe_openid
+        from tessera.server.storage import oidc_clients
+
+        record = registry.get_client(db, args.client)
+        view = registry.describe(record)
+        if "openid" in record.scopes:
+            with db.read() as conn:
+                view["openid"] = describe_openid(
+                    oidc_clients.find(conn, record.client_id), settings
+                )
         if args.json:
             _print(view)
         else:

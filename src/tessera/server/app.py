@@ -33,6 +33,7 @@ from tessera.server.endpoints._http import json_response, oauth_error_response
 from tessera.server.endpoints.authorize import authorize, stylesheet
 from tessera.server.endpoints.health import health, ready
 from tessera.server.endpoints.jwks import jwks
+from tessera.server.endpoints.logout import logout
 from tessera.server.endpoints.metadata import metadata, openid_configuration
 from tessera.server.endpoints.register import register, registration
 from tessera.server.endpoints.token import token
@@ -205,6 +206,7 @@ def create_app(
         Route("/.well-known/oauth-authorization-server" + prefix, metadata, methods=["GET"]),
         Route(prefix + "/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
         Route(prefix + "/userinfo", userinfo, methods=["GET", "POST"]),
+        Route(prefix + "/logout", logout, methods=["GET", "POST"]),
         Route(prefix + "/healthz", health, methods=["GET"]),
         Route(prefix + "/readyz", ready, methods=["GET"]),
     ]

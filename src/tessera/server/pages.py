@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-__all__ = ["STYLESHEET", "consent_page", "describe_scope", "error_page", "signin_page"]
+__all__ = [
+    "STYLESHEET",
+    "consent_page",
+    "describe_scope",
+    "error_page",
+    "logout_page",
+    "signed_out_page",
+    "signin_page",
+]
 
 STYLESHEET = """\
 :root { color-scheme: light dark; --accent: #2f5bd3; --muted: #6b7280; --line: #d6d9e0; }
@@ -150,3 +158,32 @@ def error_page(*, stylesheet: str, message: str) -> str:
         "<p class=lead>Go back to the application and try again.</p>"
     )
     return _page("Authorization error", body, stylesheet)
+
+
+def logout_page(
+    *,
+    action: str,
+    stylesheet: str,
+    username: str,
+    client_name: str | None,
+    fields: Mapping[str, str],
+) -> str:
+    """Ask before signing out: a request that does not prove it comes from the person's
+    application (no matching id_token_hint) must not sign them out by itself."""
+    origin = f" {escape(client_name)} asks you to sign out." if client_name else ""
+    body = (
+        "<h1>Sign out?</h1>"
+        f"<p class=lead>Signed in as <strong>{escape(username)}</strong>.{origin}</p>"
+        f'<form method=post action="{escape(action)}">{_hidden(fields)}'
+        '<input type=hidden name="action" value="logout">'
+        "<div class=actions>"
+        "<button class=primary type=submit id=logout>Sign out</button>"
+        "</div></form>"
+    )
+    return _page("Sign out", body, stylesheet)
+
+
+def signed_out_page(*, stylesheet: str) -> str:
+    """The end of a sign-out that has nowhere to send the browser."""
+    body = "<h1>You are signed out</h1><p class=lead id=signed-out>You may close this page.</p>"
+    return _page("Signed out", body, stylesheet)

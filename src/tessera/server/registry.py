@@ -222,9 +222,12 @@ def remove_client(db: Database, name_or_id: str) -> ClientRecord:
     Raises:
         AdminError: no such client.
     """
+    from tessera.server.storage import oidc_clients
+
     record = get_client(db, name_or_id)
     with db.write() as conn:
         client_rows.delete_client(conn, record.client_id)
+        oidc_clients.delete_registration(conn, record.client_id)
     return record
 
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from tessera.server.app import Context
     from tessera.server.config import Settings
 
-__all__ = ["authorize", "stylesheet"]
+__all__ = ["BrowserExchange", "authorize", "stylesheet"]
 
 _MAX_QUERY = 8192
 _SATISFIED_BY_SIGN_IN = ("prompt", "max_age", "id_token_hint")
@@ -100,6 +100,7 @@ class _Exchange:
     context: Context
     session: SessionRow | None = None
     new_cookie: str | None = None
+    clear_cookie: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -124,9 +125,13 @@ class _Exchange:
         )
 
     def set_cookie(self, response: Response) -> None:
+        secure = self.settings.secure_cookies
+        if self.clear_cookie:
+            response.delete_cookie(
+                _cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax"
+            )
         if self.new_cookie is None:
             return
-        secure = self.settings.secure_cookies
         response.set_cookie(
             _cookie_name(secure),
             self.new_cookie,
@@ -297,6 +302,10 @@ class _Exchange:
         with self.context.db.read() as conn:
             user = user_rows.find_by_id(conn, user_id)
         return None if user is None else user.username
+
+
+BrowserExchange = _Exchange
+"""The browser session helpers, shared with the logout endpoint."""
 
 
 async def authorize(request: Request) -> Response:
