@@ -92,6 +92,12 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         "outcome, request id)",
     )
     serve.add_argument(
+        "--metrics",
+        action="store_true",
+        default=None,
+        help="serve Prometheus metrics at /metrics (TESSERA_METRICS_TOKEN: require a bearer)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         help="text (default) or json: one JSON object per line, with the request id",

@@ -47,6 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
     import logging.config
     import os
+    import shutil
+    import tempfile
 
     from tessera.server import _serving, logs
     from tessera.server.app import SETTINGS_ENV, create_app
@@ -58,9 +60,12 @@ def _serve(args: argparse.Namespace) -> int:
         issuer=args.issuer,
         log_format=args.log_format,
         access_log=args.access_log,
+        metrics=args.metrics,
     )
     if args.workers < 1:
         raise ServerConfigError("--workers must be at least 1")
+    metrics_dir_env = "PROMETHEUS_MULTIPROC_DIR"
+    cleanup: str | None = None
     log_config = logs.log_config(settings.log_format, access=settings.access_log)
     logging.config.dictConfig(log_config)
     db = _database(settings)
@@ -89,20 +94,28 @@ def _serve(args: argparse.Namespace) -> int:
             db.dispose()
     else:
         db.dispose()
+        if settings.metrics and not os.environ.get(metrics_dir_env):
+            # prometheus-client multiprocess mode: workers write here, any scrape sums them
+            os.environ[metrics_dir_env] = tempfile.mkdtemp(prefix="tessera-metrics-")
+            cleanup = os.environ[metrics_dir_env]
         values = {
             field.name: getattr(settings, field.name)
             for field in dataclasses.fields(settings)
             if field.name != "kek"
         }
         os.environ[SETTINGS_ENV] = json.dumps(values)
-        _serving.run(
-            "tessera.server.app:from_environment",
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            factory=True,
-            **options,
-        )
+        try:
+            _serving.run(
+                "tessera.server.app:from_environment",
+                host=settings.host,
+                port=settings.port,
+                workers=args.workers,
+                factory=True,
+                **options,
+            )
+        finally:
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
     return 0
 
 

@@ -43,7 +43,7 @@ from tessera.server.errors import InvalidRequest, OAuthError
 from tessera.server.grants import TokenEndpoint
 from tessera.server.kek import KEK
 from tessera.server.keys import KeyManager
-from tessera.server.logs import RequestLogMiddleware, RouteLabels
+from tessera.server.logs import Observer, RequestLogMiddleware, RouteLabels
 from tessera.server.middleware import ErrorMiddleware
 from tessera.server.oidc.idtoken import IdTokens
 from tessera.server.oidc.userinfo import UserInfo
@@ -221,8 +221,15 @@ def create_app(
         )
     if settings.debugger:
         routes.append(Mount(prefix + "/debugger", app=_debugger(keys)))
+    observers: list[Observer] = []
+    if settings.metrics:
+        from tessera.server.metrics import Metrics
+
+        metrics = Metrics(keys, clock, token_route=prefix + "/token", bearer=settings.metrics_token)
+        routes.append(Route(prefix + "/metrics", metrics.endpoint, methods=["GET"]))
+        observers.append(metrics.observe)
     middleware = [
-        Middleware(RequestLogMiddleware, labels=RouteLabels(routes)),
+        Middleware(RequestLogMiddleware, labels=RouteLabels(routes), observers=observers),
         Middleware(ErrorMiddleware),
     ]
     if settings.allowed_origins:

@@ -143,6 +143,10 @@ class Settings:
     """``text`` (one readable line per event) or ``json`` (one JSON object per line)."""
     access_log: bool = False
     """Log one line per request: method, route, status, latency, client, grant, outcome."""
+    metrics: bool = False
+    """Serve Prometheus metrics at ``/metrics`` (see ``tessera.server.metrics``)."""
+    metrics_token: str | None = dataclasses.field(default=None, repr=False)
+    """When set, ``/metrics`` needs ``Authorization: Bearer`` this token (env only)."""
     registration: bool = False
     """Serve dynamic client registration (RFC 7591) and its management (RFC 7592)."""
     registration_initial_token: str | None = dataclasses.field(default=None, repr=False)
@@ -256,10 +260,10 @@ _INTS = {
     "registration_max_clients",
 }
 _LISTS = {"allowed_origins", "default_audience", "dynamic_scopes", "fetch_allow"}
-_BOOLS = {"debugger", "client_metadata_documents", "registration", "access_log"}
+_BOOLS = {"debugger", "client_metadata_documents", "registration", "access_log", "metrics"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # Secrets belong in the environment (or a 0600 file of their own), not in tessera.toml.
-_NOT_IN_FILE = {"kek", "registration_initial_token"}
+_NOT_IN_FILE = {"kek", "registration_initial_token", "metrics_token"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -401,6 +405,8 @@ def _validated(settings: Settings) -> Settings:
     for origin in settings.allowed_origins:
         if origin != "*" and not urlsplit(origin).netloc:
             raise ServerConfigError(f"allowed_origins: {origin!r} is not an origin URL")
+    if settings.metrics_token is not None and not 16 <= len(settings.metrics_token) <= 512:
+        raise ServerConfigError("metrics_token must have 16 to 512 characters")
     if settings.log_format not in ("text", "json"):
         raise ServerConfigError("log_format must be text or json")
     return dataclasses.replace(settings, issuer=issuer)

@@ -20,6 +20,7 @@ from tessera.server.errors import (
     ServerConfigError,
     TemporarilyUnavailable,
 )
+from tessera.server.metrics import database_error
 
 __all__ = ["ErrorMiddleware"]
 
@@ -33,6 +34,7 @@ def _classify(exc: Exception) -> OAuthError:
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         logger.warning("database unavailable: %s", type(exc).__name__)
+        database_error(type(exc).__name__)
         return TemporarilyUnavailable()
     if isinstance(exc, ServerConfigError):
         logger.error("cannot serve: %s", exc)

@@ -31,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import URL
 
 from tessera.server.errors import TemporarilyUnavailable
+from tessera.server.metrics import database_error
 from tessera.server.storage import clients as client_rows
 from tessera.server.storage.clients import ClientRecord
 
@@ -190,7 +191,8 @@ class HotStore:
                     raise
                 self._idle.append(conn)
                 return row
-        except (TimeoutError, psycopg.OperationalError):
+        except (TimeoutError, psycopg.OperationalError) as exc:
+            database_error(type(exc).__name__)
             await self._close_idle()
             raise TemporarilyUnavailable() from None
 
