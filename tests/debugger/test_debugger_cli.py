@@ -120,4 +120,4 @@ def test_install_test_tools_script_does_nothing_when_the_tools_are_there() -> No
     if not all(shutil.which(tool) for tool in ("chromium", "zsh", "fish")):
         pytest.skip("a test tool is missing here: the script would run apt-get")
     out = subprocess.run(["sh", str(script)], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "test tools: chromium, zsh and fish present"
+    assert out.stdout.strip() == "test tools: chromium, zsh, fish, node and npm present"
