@@ -46,6 +46,8 @@ _WORDS = {
     "openid": "Know who you are",
     "profile": "See your profile",
     "email": "See your email address",
+    "phone": "See your phone number",
+    "address": "See your postal address",
 }
 
 
