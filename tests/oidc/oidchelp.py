@@ -75,16 +75,19 @@ def free_socket() -> socket.socket:
 class LiveApp:
     """An ASGI app served by uvicorn in a thread on a free 127.0.0.1 port."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any = None) -> None:
         self.sock = free_socket()
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.app = app
+
+    def start(self, app: Any = None) -> LiveApp:
+        """Serve ``app`` (or the one given at construction) on the bound port."""
+        config = uvicorn.Config(app or self.app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
-
-    def start(self) -> LiveApp:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -94,8 +97,9 @@ class LiveApp:
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        if hasattr(self, "server"):
+            self.server.should_exit = True
+            self.thread.join(10)
         self.sock.close()
 
 

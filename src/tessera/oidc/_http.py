@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Reply", "asend", "send"]
 
+# A sign-in makes two or three requests minutes apart from the next, so no connection is kept
+# open between them (and none leaks when the event loop that made it is gone).
 _HEADERS = {
     "accept": "application/json",
+    "connection": "close",
     "accept-encoding": "gzip, deflate, identity",
     "user-agent": "tessera-jwt",
 }

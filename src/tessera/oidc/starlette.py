@@ -1,0 +1,69 @@
+"""Starlette integration: the login, callback and logout routes, and the signed-in user.
+
+>>> # sign_in = SignIn(issuer=..., client_id=..., client_secret=..., secret_key=...,
+>>> #                  redirect_uri="https://app.example/auth/callback")
+>>> # app = Starlette(routes=[*sign_in.routes, Route("/", home)])
+>>> # async def home(request): user = sign_in.current_user(request) ...
+"""
+
+from __future__ import annotations
+
+try:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the Starlette integration needs: pip install 'tessera-jwt[fastapi]'"
+    ) from exc
+
+from tessera.oidc.web import AsyncSignIn, User, WebReply
+
+__all__ = ["SignIn", "User", "response"]
+
+
+def response(reply: WebReply) -> Response:
+    """The Starlette response for a :class:`WebReply` (redirect or short text, cookies)."""
+    if reply.location is not None:
+        result: Response = Response(status_code=reply.status, headers={"location": reply.location})
+    else:
+        result = PlainTextResponse(reply.body, reply.status)
+    result.headers["cache-control"] = "no-store"
+    for cookie in reply.cookies:
+        result.set_cookie(
+            cookie.name,
+            cookie.value,
+            max_age=cookie.max_age,
+            path=cookie.path,
+            secure=cookie.secure,
+            httponly=cookie.http_only,
+            samesite="lax",
+        )
+    return result
+
+
+class SignIn(AsyncSignIn):
+    """ "Sign in with ..." for Starlette: add :attr:`routes` to the app and ask
+    :meth:`current_user` in handlers. Arguments as :class:`tessera.oidc.web.AsyncSignIn`."""
+
+    async def _login_route(self, request: Request) -> Response:
+        return response(await self.login(dict(request.query_params)))
+
+    async def _callback_route(self, request: Request) -> Response:
+        return response(await self.callback(dict(request.query_params), request.cookies))
+
+    async def _logout_route(self, request: Request) -> Response:
+        return response(await self.logout(request.cookies))
+
+    @property
+    def routes(self) -> list[Route]:
+        """GET login, GET callback (the ``redirect_uri`` path), GET/POST logout."""
+        return [
+            Route(self.login_path, self._login_route, methods=["GET"]),
+            Route(self.callback_path, self._callback_route, methods=["GET"]),
+            Route(self.logout_path, self._logout_route, methods=["GET", "POST"]),
+        ]
+
+    def current_user(self, request: Request) -> User | None:
+        """The signed-in user, or None."""
+        return self.session_user(request.cookies)

@@ -1,0 +1,265 @@
+"""The web helpers end to end against node-oidc-provider: the README's FastAPI example (run
+as written, on real uvicorn) and a Flask app sign a person in, show who they are, refuse a
+forged callback or session, and sign out at the provider. Plus the cookie and return_to rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+from nodeprovider import NodeProvider, Person, node_provider, query_of, web_client
+from oidchelp import LiveApp
+
+from tessera.errors import ConfigurationError
+from tessera.oidc._cookies import CookieSealer
+from tessera.oidc.web import safe_return_to
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECRET = "web-secret-web-secret-web-secret-web-secret-01"
+SESSION_SECRET = "session-secret-0123456789abcdef0123456789"
+FLASK_URL = "http://localhost"
+
+
+def readme_example() -> str:
+    text = README.read_text()
+    section = text.split("<!-- oidc-rp:begin -->", 1)[1].split("<!-- oidc-rp:end -->", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def fastapi_app() -> Iterator[LiveApp]:
+    live = LiveApp()  # bound now, so the provider can register its callback
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def provider(fastapi_app: LiveApp) -> Iterator[NodeProvider]:
+    clients = [
+        web_client(
+            "photos",
+            fastapi_app.url + "/auth/callback",
+            secret=SECRET,
+            method="client_secret_basic",
+            post_logout=fastapi_app.url + "/",
+        ),
+        web_client(
+            "flask-photos",
+            FLASK_URL + "/auth/callback",
+            secret=SECRET,
+            method="client_secret_post",
+            alg="ES256",
+            post_logout=FLASK_URL + "/",
+        ),
+    ]
+    with node_provider(clients) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def readme_app(provider: NodeProvider, fastapi_app: LiveApp) -> tuple[LiveApp, dict[str, Any]]:
+    env = {
+        "APP_URL": fastapi_app.url,
+        "OIDC_ISSUER": provider.issuer,
+        "OIDC_CLIENT_ID": "photos",
+        "OIDC_CLIENT_SECRET": SECRET,
+        "SESSION_SECRET": SESSION_SECRET,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        namespace: dict[str, Any] = {"__name__": "readme_example"}
+        exec(compile(readme_example(), "README.md", "exec"), namespace)
+    fastapi_app.start(namespace["app"])
+    return fastapi_app, namespace
+
+
+def test_the_readme_fastapi_example_signs_a_person_in_and_out(
+    provider: NodeProvider, readme_app: tuple[LiveApp, dict[str, Any]]
+) -> None:
+    app, _ = readme_app
+    person = Person(provider, login="dora")
+    browser = person.http
+    first = browser.get(app.url + "/photos?page=2")
+    assert first.status_code == 404  # not a route of the example: no redirect for it
+    home = browser.get(app.url + "/")
+    assert home.status_code == 303
+    assert home.headers["location"] == "/auth/login?return_to=%2F"
+    login = browser.get(urljoin(app.url, home.headers["location"]))
+    assert login.status_code == 303
+    assert login.headers["location"].startswith(provider.issuer + "/auth?")
+    set_cookie = login.headers["set-cookie"]
+    assert "tessera_session_login=" in set_cookie
+    assert "httponly" in set_cookie.lower()
+    assert "samesite=lax" in set_cookie.lower()
+    callback = person.go(login.headers["location"])
+    assert callback.startswith(app.url + "/auth/callback?")
+
+    forged = browser.get(callback.replace("state=", "state=x"))
+    assert forged.status_code == 400
+    assert "another browser" in forged.text
+    # the pending sign-in was single-use: start again
+    login = browser.get(urljoin(app.url, home.headers["location"]))
+    callback = person.go(login.headers["location"])
+    done = browser.get(callback)
+    assert done.status_code == 303
+    assert done.headers["location"] == "/"
+    assert "tessera_session=" in done.headers["set-cookie"]
+
+    me = browser.get(app.url + "/")
+    assert me.status_code == 200
+    assert me.json() == {"sub": "dora", "name": "Person dora", "email": "dora@example.test"}
+
+    replay = browser.get(callback)  # the same callback again: no pending sign-in any more
+    assert replay.status_code == 400
+
+    logout = browser.get(app.url + "/auth/logout")
+    assert logout.status_code == 303
+    end = logout.headers["location"]
+    assert end.startswith(provider.issuer + "/session/end?")
+    assert "id_token_hint" in parse_qs(urlsplit(end).query)
+    assert person.log_out(end) == app.url + "/"
+    assert browser.get(app.url + "/").status_code == 303  # signed out here too
+    person.close()
+
+
+def test_a_forged_session_cookie_is_no_session(
+    readme_app: tuple[LiveApp, dict[str, Any]],
+) -> None:
+    app, namespace = readme_app
+    import httpx
+
+    forged = CookieSealer("another-secret-another-secret-another-1").seal(
+        "session", {"sub": "admin", "iss": namespace["sign_in"].issuer, "claims": {}}, 4102444800
+    )
+    with httpx.Client() as browser:
+        for value in (forged, "garbage", "x" * 5000):
+            browser.cookies.set("tessera_session", value)
+            assert browser.get(app.url + "/").status_code == 303
+
+
+def test_a_callback_without_a_pending_sign_in_or_with_an_error(
+    provider: NodeProvider, readme_app: tuple[LiveApp, dict[str, Any]]
+) -> None:
+    app, _ = readme_app
+    import httpx
+
+    with httpx.Client() as browser:
+        reply = browser.get(app.url + "/auth/callback?code=abc&state=def")
+        assert reply.status_code == 400
+        assert reply.headers["content-type"].startswith("text/plain")
+        login = browser.get(app.url + "/auth/login?return_to=https://evil.example/")
+        state = query_of(login.headers["location"])["state"]
+        reply = browser.get(
+            app.url + "/auth/callback",
+            params={"state": state, "error": "access_denied", "iss": provider.issuer},
+        )
+        assert reply.status_code == 400
+        assert "access_denied" in reply.text
+        assert "tessera_session_login=" in reply.headers["set-cookie"]  # deleted
+
+
+def test_flask_sign_in_and_out(provider: NodeProvider) -> None:
+    from flask import Flask
+
+    from tessera.oidc.flask import SignIn
+
+    app = Flask(__name__)
+    sign_in = SignIn(
+        app=app,
+        issuer=provider.issuer,
+        client_id="flask-photos",
+        client_secret=SECRET,
+        redirect_uri=FLASK_URL + "/auth/callback",
+        post_logout_redirect_uri=FLASK_URL + "/",
+        secret_key=SESSION_SECRET,
+        scope="openid profile",
+    )
+
+    @app.get("/albums")
+    @sign_in.login_required
+    def albums() -> dict[str, Any]:
+        user = sign_in.current_user()
+        assert user is not None
+        return {"sub": user.sub, "name": user.get("name"), "alg": user.claims.get("iss")}
+
+    person = Person(provider, login="erin")
+    with app.test_client() as browser:
+        first = browser.get("/albums?year=2026")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/auth/login?return_to=%2Falbums%3Fyear%3D2026"
+        login = browser.get(first.headers["location"])
+        callback = person.go(login.headers["location"])
+        assert callback.startswith(FLASK_URL + "/auth/callback?")
+        done = browser.get(callback.removeprefix(FLASK_URL))
+        assert done.status_code == 303
+        assert done.headers["location"] == "/albums?year=2026"
+        page = browser.get("/albums?year=2026")
+        assert page.status_code == 200
+        assert page.json == {"sub": "erin", "name": "Person erin", "alg": provider.issuer}
+        logout = browser.post("/auth/logout")
+        assert logout.headers["location"].startswith(provider.issuer + "/session/end?")
+        assert person.log_out(logout.headers["location"]) == FLASK_URL + "/"
+        assert browser.get("/albums").status_code == 303
+    sign_in.close()
+    person.close()
+
+
+# -- the rules behind it ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/photos?page=2", "/photos?page=2"),
+        ("/", "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/a\nb", "/"),
+        ("/" + "a" * 2000, "/"),
+        (None, "/"),
+        (["/x"], "/"),
+    ],
+)
+def test_return_to_is_only_ever_a_local_path(value: Any, expected: str) -> None:
+    assert safe_return_to(value) == expected
+
+
+def test_cookies_are_bound_to_their_purpose_and_expire() -> None:
+    sealer = CookieSealer(SESSION_SECRET)
+    value = sealer.seal("login", {"a": 1}, 1000)
+    assert sealer.open("login", value, 999) == {"a": 1, "exp": 1000}
+    assert sealer.open("login", value, 1000) is None
+    assert sealer.open("session", value, 999) is None
+    assert CookieSealer(SESSION_SECRET + "x").open("login", value, 999) is None
+    with pytest.raises(ConfigurationError):
+        CookieSealer("short")
+
+
+def test_web_settings_are_checked() -> None:
+    from tessera.oidc.web import SignIn
+
+    base: dict[str, Any] = {
+        "issuer": "https://login.example",
+        "client_id": "c",
+        "redirect_uri": "https://app.example/auth/callback",
+        "secret_key": SESSION_SECRET,
+    }
+    assert SignIn(**base).secure
+    for bad in (
+        {"redirect_uri": "/auth/callback"},
+        {"secret_key": "short"},
+        {"session_lifetime": 10},
+        {"login_path": "https://evil.example/login"},
+        {"cookie_name": "bad name;"},
+    ):
+        with pytest.raises(ConfigurationError):
+            SignIn(**{**base, **bad})
