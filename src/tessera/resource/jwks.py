@@ -119,6 +119,8 @@ class _Remote:
         self._clock = clock
         self.metadata: ServerMetadata | None = None
         """The issuer metadata found by discovery (None before it, or without it)."""
+        self.fetch_failures = 0
+        """How many fetches (or discoveries) failed; ``tessera.resource.prometheus`` exports it."""
 
     @property
     def fetches(self) -> int:
@@ -165,6 +167,7 @@ class _Remote:
 
     def _fail(self, exc: BaseException) -> None:
         reason = str(exc) or type(exc).__name__
+        self.fetch_failures += 1
         logger.warning("fetching the JWKS of %s failed: %s", self.source, reason)
         if self._issuer is not None:
             self._url = None  # discover again next time: the jwks_uri may have moved
