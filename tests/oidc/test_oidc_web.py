@@ -263,3 +263,46 @@ def test_web_settings_are_checked() -> None:
     ):
         with pytest.raises(ConfigurationError):
             SignIn(**{**base, **bad})
+
+
+def test_a_session_too_big_for_a_cookie_gives_up_the_extras_first() -> None:
+    from oidchelp import CLIENT_ID, ISSUER, NOW, id_claims
+
+    import tessera
+    from tessera.oidc import IDTokenVerifier
+    from tessera.oidc.flow import make_tokens
+    from tessera.oidc.web import SignIn
+
+    key = tessera.Key.generate("ES256")
+    verifier = IDTokenVerifier(
+        issuer=ISSUER, client_id=CLIENT_ID, keys=key.public(), clock=lambda: NOW
+    )
+    web = SignIn(
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        redirect_uri="https://app.example/auth/callback",
+        secret_key=SESSION_SECRET,
+        clock=lambda: NOW,
+    )
+
+    def session(groups: int, userinfo: dict[str, Any]) -> Any:
+        token = verifier.verify(tessera.encode(id_claims(groups=["g" * 40] * groups), key))
+        reply = web._session(make_tokens({"access_token": "a"}, token, "openid"), userinfo, "/")
+        assert len(reply.cookies[0].value) <= 4000
+        user = web.session_user({"tessera_session": reply.cookies[0].value})
+        assert user is not None
+        assert user.sub == "alice"
+        return user
+
+    small = session(2, {"name": "x"})
+    assert small.id_token is not None  # everything fits
+    no_hint = session(30, {"name": "x"})
+    assert no_hint.id_token is None  # the logout hint goes first
+    assert no_hint.get("name") == "x"
+    assert "groups" in no_hint.claims
+    no_userinfo = session(30, {"bio": "b" * 3000})
+    assert no_userinfo.userinfo == {}  # then UserInfo
+    assert "groups" in no_userinfo.claims
+    trimmed = session(80, {})
+    assert "groups" not in trimmed.claims  # then the optional claims
+    assert trimmed.claims["iss"] == ISSUER

@@ -8,6 +8,8 @@
 
 :meth:`SignIn.user` answers a request without a session with a 303 to the login route (which
 brings the person back to the page afterwards); :meth:`SignIn.optional_user` gives None.
+Create ``sign_in`` at module level so FastAPI can resolve ``Depends(sign_in.user)`` in
+annotations (or pass it as the parameter's default).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations.
