@@ -325,7 +325,11 @@ async def _get(exchange: _Exchange) -> Response:
     raw = exchange.request.scope.get("query_string", b"")
     if len(raw) > _MAX_QUERY:
         raise PageError("The request is too long.", status=414)
-    params = parse_query(raw.decode("latin-1"))
+    return await _start(exchange, parse_query(raw.decode("latin-1")))
+
+
+async def _start(exchange: _Exchange, params: dict[str, list[str]]) -> Response:
+    """An authorization request (by GET, or by POST as OIDC Core sec. 3.1.2.1 allows)."""
     request = await run_in_threadpool(exchange.check, params)
     exchange.session = await run_in_threadpool(exchange.load_session)
     session = exchange.session
@@ -374,6 +378,9 @@ async def _post(exchange: _Exchange) -> Response:
         if len(values) > 1:
             raise PageError("The form is malformed.")
         control[name] = values[0] if values else ""
+    if not any(control.values()) and "client_id" in params:
+        # No form of ours: the authorization request itself, sent by POST.
+        return await _start(exchange, params)
     params = {name: values for name, values in params.items() if name in AUTHORIZE_PARAMS}
     exchange.session = await run_in_threadpool(exchange.load_session)
     session = exchange.session
