@@ -5,6 +5,7 @@ forged callback or session, and sign out at the provider. Plus the cookie and re
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,74 @@ def test_a_session_too_big_for_a_cookie_gives_up_the_extras_first() -> None:
     trimmed = session(80, {})
     assert "groups" not in trimmed.claims  # then the optional claims
     assert trimmed.claims["iss"] == ISSUER
+
+
+def test_a_provider_without_userinfo_still_signs_in_and_bad_input_is_never_a_500() -> None:
+    import httpx
+    from oidchelp import CLIENT_ID, ISSUER, id_claims
+
+    import tessera
+    from tessera.oidc import IDTokenVerifier, ProviderMetadata, RelyingParty
+    from tessera.oidc.web import SignIn
+
+    key = tessera.Key.generate("ES256")
+    pending_nonce: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        claims = id_claims(nonce=pending_nonce[0], iat=None, exp=None)
+        now = int(time.time())
+        token = tessera.encode({**claims, "iat": now, "exp": now + 60, "auth_time": now}, key)
+        return httpx.Response(
+            200, json={"access_token": "a", "token_type": "Bearer", "id_token": token}
+        )
+
+    metadata = ProviderMetadata.from_document(
+        {
+            "issuer": ISSUER,
+            "authorization_endpoint": ISSUER + "/auth",
+            "token_endpoint": ISSUER + "/token",
+            "jwks_uri": ISSUER + "/jwks",
+        },
+        ISSUER,
+        ISSUER,
+    )
+    rp = RelyingParty(
+        metadata,
+        client_id=CLIENT_ID,
+        client_secret="s",
+        redirect_uri="https://app.example/auth/callback",
+        verifier=IDTokenVerifier(issuer=ISSUER, client_id=CLIENT_ID, keys=key.public()),
+        transport=httpx.MockTransport(token_endpoint),
+    )
+    web = SignIn(
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        redirect_uri="https://app.example/auth/callback",
+        secret_key=SESSION_SECRET,
+        relying_party=rp,
+    )
+    started = web.login({"return_to": "/albums"})
+    assert started.status == 303
+    assert started.cookies[0].secure
+    sent = query_of(str(started.location))
+    pending_nonce.append(sent["nonce"])
+    cookies = {started.cookies[0].name: started.cookies[0].value}
+    for query in (
+        {"state": sent["state"] * 20, "code": "c"},
+        {"state": [sent["state"], "x"], "code": "c"},
+        {"state": sent["state"], "code": "c" * 10_000},
+        {"state": sent["state"], "error": "x" * 10_000},
+    ):
+        failed = web.callback(query, cookies)  # type: ignore[arg-type]
+        assert failed.status == 400
+    done = web.callback({"state": sent["state"], "code": "c"}, cookies)
+    assert done.status == 303
+    assert done.location == "/albums"
+    user = web.session_user({done.cookies[0].name: done.cookies[0].value})
+    assert user is not None
+    assert user.sub == "alice"
+    assert user.userinfo == {}
+    out = web.logout({done.cookies[0].name: done.cookies[0].value})
+    assert (out.status, out.location) == (303, "/")  # no end_session_endpoint: home
+    assert all(cookie.max_age == 0 for cookie in out.cookies)
+    web.close()

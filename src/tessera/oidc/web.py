@@ -345,7 +345,8 @@ class AsyncSignIn(_Core):
             pending, return_to = self._pending(cookies)
             rp = await self.relying_party()
             tokens = await rp.callback(pending, query)
-            userinfo = await rp.userinfo(tokens) if self.fetch_userinfo else {}
+            wanted = self.fetch_userinfo and rp.metadata.userinfo_endpoint is not None
+            userinfo = await rp.userinfo(tokens) if wanted else {}
         except (OIDCError, InvalidToken, DiscoveryError, KeysUnavailableError) as exc:
             return self._failed(exc)
         return self._session(tokens, userinfo, return_to)
@@ -435,7 +436,8 @@ class SignIn(_Core):
             pending, return_to = self._pending(cookies)
             rp = self.relying_party()
             tokens = rp.callback(pending, query)
-            userinfo = rp.userinfo(tokens) if self.fetch_userinfo else {}
+            wanted = self.fetch_userinfo and rp.metadata.userinfo_endpoint is not None
+            userinfo = rp.userinfo(tokens) if wanted else {}
         except (OIDCError, InvalidToken, DiscoveryError, KeysUnavailableError) as exc:
             return self._failed(exc)
         return self._session(tokens, userinfo, return_to)
