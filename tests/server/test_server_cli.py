@@ -46,15 +46,15 @@ def test_defining_parsers_imports_no_web_or_sql_library() -> None:
 
 def test_help_lists_every_command() -> None:
     out = ok(cli("--help"))
-    for command in ("serve", "db", "keys", "clients", "users"):
+    for command in ("serve", "db", "keys", "clients", "users", "audit"):
         assert command in out
     assert "rotate-secret" in ok(cli("clients", "--help"))
     assert "retire" in ok(cli("keys", "--help"))
 
 
 def test_db_upgrade_reports_revision(db: str, workdir: Path) -> None:
-    assert "revision 0006" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
-    assert "revision 0006" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0007" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0007" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
 
 
 def test_clients_lifecycle(db: str, workdir: Path) -> None:

@@ -44,7 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 """Each command: the module holding its ``define_<name>`` function, and its one-line help."""
 
 PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "tessera.server._cli": ("add_commands", ("serve", "db", "keys", "clients", "users")),
+    "tessera.server._cli": (
+        "add_commands",
+        ("serve", "db", "keys", "clients", "users", "audit"),
+    ),
     "tessera.debugger._cli": ("add_command", ("debugger",)),
 }
 """Command groups defined elsewhere: module -> (function taking the subparsers object, the

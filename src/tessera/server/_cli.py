@@ -70,7 +70,8 @@ def _json(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``serve``, ``db``, ``keys``, ``clients`` and ``users`` to a subparsers object."""
+    """Add ``serve``, ``db``, ``keys``, ``clients``, ``users`` and ``audit`` to a subparsers
+    object."""
     serve = subparsers.add_parser(
         "serve",
         help="run the OAuth 2.0 authorization server",
@@ -237,6 +238,29 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
             child.add_argument("client", metavar="NAME_OR_ID")
         child.set_defaults(server_command=f"clients {name}", handler=_handler)
     _add_users(subparsers)
+    _add_audit(subparsers)
+
+
+def _add_audit(subparsers: argparse._SubParsersAction[Any]) -> None:
+    audit = subparsers.add_parser(
+        "audit",
+        help="administrative actions recorded in the database (newest first)",
+        description="List the audit trail: who (OS user@host) did what (clients, users, keys) "
+        "and when. Secrets, passwords and claim values are never recorded.",
+        epilog="examples:\n  tessera audit --since 7d\n  tessera audit --action clients "
+        "--limit 20\n  tessera audit --action 'keys rotate' --json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(audit)
+    _json(audit)
+    audit.add_argument(
+        "--since", metavar="WHEN", help="a duration ago (90m, 7d) or a UTC date/time (2026-12-01)"
+    )
+    audit.add_argument(
+        "--action", metavar="ACTION", help="one action ('clients add') or a group ('clients')"
+    )
+    audit.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    audit.set_defaults(server_command="audit", handler=_handler)
 
 
 def _add_users(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -39,6 +39,54 @@ def _iso(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+# -- audit ----------------------------------------------------------------------------------
+
+
+def _actor() -> str:
+    """Who runs this command: the OS account (from the process's uid, not $USER) @ host."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        user = getpass.getuser()
+    sudo = os.environ.get("SUDO_USER")
+    who = f"{user}@{socket.gethostname()}"
+    return f"{who} (sudo by {sudo})" if sudo and sudo != user else who
+
+
+def _audit(db: Database, action: str, target: str, **details: Any) -> None:
+    """Append an administrative action to the audit trail (``details``: never a secret)."""
+    from tessera.server.storage import audit
+
+    with db.write() as conn:
+        audit.record(
+            conn, at=time.time(), actor=_actor(), action=action, target=target, details=details
+        )
+
+
+_CLIENT_FACTS = (
+    "name",
+    "client_type",
+    "token_endpoint_auth_methods",
+    "grant_types",
+    "scope",
+    "audiences",
+    "redirect_uris",
+)
+
+
+def _client_facts(view: dict[str, Any]) -> dict[str, Any]:
+    facts = {name: view[name] for name in _CLIENT_FACTS if name in view}
+    if "jwks" in view:
+        facts["jwks_kids"] = [str(key.get("kid", "?")) for key in view["jwks"]["keys"]]
+    return facts
+
+
 # -- serve and db ---------------------------------------------------------------------------
 
 
@@ -176,6 +224,14 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     manager = _key_manager(args, create_kek=True)
     try:
         info = manager.rotate(immediately=args.now, alg=args.alg)
+        _audit(
+            manager.db,
+            "keys rotate",
+            info.kid,
+            alg=info.alg,
+            now=bool(args.now),
+            signs_from=_iso(info.activate_at),
+        )
     finally:
         manager.db.dispose()
     if args.json:
@@ -191,6 +247,14 @@ def _keys_retire(args: argparse.Namespace) -> int:
     manager = _key_manager(args, create_kek=False)
     try:
         info = manager.retire(args.kid, unpublish=args.unpublish)
+        _audit(
+            manager.db,
+            "keys retire",
+            info.kid,
+            alg=info.alg,
+            unpublish=bool(args.unpublish),
+            leaves_jwks=_iso(info.remove_at),
+        )
     finally:
         manager.db.dispose()
     if args.json:
@@ -288,6 +352,7 @@ def _clients_add(args: argparse.Namespace) -> int:
             record = dataclasses.replace(checked, client_id=created.record.client_id)
             openid.register_openid(db, record)
             view["openid"] = openid.describe_openid(record, settings)
+        _audit(db, "clients add", created.record.client_id, **_client_facts(view))
         if args.json:
             _print({**view, "client_secret": created.secret} if created.secret else view)
         else:
@@ -351,6 +416,7 @@ def _clients_remove(args: argparse.Namespace) -> int:
 
     def action(db: Database, _settings: Settings) -> int:
         record = registry.remove_client(db, args.client)
+        _audit(db, "clients remove", record.client_id, name=record.name)
         if args.json:
             _print({"removed": record.client_id, "name": record.name})
         else:
@@ -365,6 +431,7 @@ def _clients_rotate_secret(args: argparse.Namespace) -> int:
 
     def action(db: Database, _settings: Settings) -> int:
         rotated = registry.rotate_secret(db, args.client, now=time.time())
+        _audit(db, "clients rotate-secret", rotated.record.client_id, name=rotated.record.name)
         if args.json:
             _print({"client_id": rotated.record.client_id, "client_secret": rotated.secret})
         else:
@@ -433,6 +500,7 @@ def _users_add(args: argparse.Namespace) -> int:
         record = accounts.add_user(db, args.username, password, now=time.time())
         if claims:
             accounts.update_claims(db, record.username, claims, now=time.time())
+        _audit(db, "users add", record.username, user_id=record.user_id, claims=sorted(claims))
         if args.json:
             _print({**_user_view(record), "claims": accounts.get_claims(db, record.username)})
         else:
@@ -464,6 +532,7 @@ def _users_remove(args: argparse.Namespace) -> int:
 
     def action(db: Database, _settings: Settings) -> int:
         record = accounts.remove_user(db, args.username)
+        _audit(db, "users remove", record.username, user_id=record.user_id)
         if args.json:
             _print({"removed": record.username, "user_id": record.user_id})
         else:
@@ -485,6 +554,8 @@ def _users_update(args: argparse.Namespace) -> int:
         stored = accounts.update_claims(
             db, args.username, claims, remove=tuple(args.unset), now=now
         )
+        # claim names only: their values are personal data
+        _audit(db, "users update", args.username, set=sorted(claims), unset=sorted(args.unset))
         if args.json:
             view = _user_view(accounts.get_user(db, args.username))
             _print({**view, "claims": stored})
@@ -521,6 +592,7 @@ def _users_set_password(args: argparse.Namespace) -> int:
 
     def action(db: Database, _settings: Settings) -> int:
         record = accounts.set_password(db, args.username, password, now=time.time())
+        _audit(db, "users set-password", record.username, user_id=record.user_id)
         if args.json:
             _print(_user_view(record))
         else:
@@ -530,7 +602,68 @@ def _users_set_password(args: argparse.Namespace) -> int:
     return _with_db(args, action)
 
 
+# -- audit trail ----------------------------------------------------------------------------
+
+
+def _since(value: str) -> float:
+    """Seconds since the epoch from a duration ago (``90m``, ``7d``) or a UTC date/time."""
+    import calendar
+    from datetime import datetime
+
+    from tessera.server.config import parse_duration
+
+    try:
+        return time.time() - parse_duration(value, "--since")
+    except ServerConfigError:
+        pass
+    text = value.strip().removesuffix("Z")
+    for pattern in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return float(calendar.timegm(datetime.strptime(text, pattern).timetuple()))
+        except ValueError:
+            continue
+    raise AdminError(f"--since {value!r}: give a duration (90m, 7d) or a UTC date (2026-12-01)")
+
+
+def _audit_list(args: argparse.Namespace) -> int:
+    from tessera.server.storage import audit
+
+    if args.limit < 1 or args.limit > 100_000:
+        raise AdminError("--limit must be between 1 and 100000")
+    since = _since(args.since) if args.since is not None else None
+
+    def action(db: Database, _settings: Settings) -> int:
+        with db.read() as conn:
+            events = audit.list_events(conn, since=since, action=args.action, limit=args.limit)
+        views: list[dict[str, Any]] = [
+            {
+                "at": _iso(event.at),
+                "actor": event.actor,
+                "action": event.action,
+                "target": event.target,
+                "details": event.details,
+            }
+            for event in events
+        ]
+        if args.json:
+            _print({"events": views})
+        elif not views:
+            sys.stdout.write("no audit events\n")
+        for view in [] if args.json else views:
+            facts = " ".join(
+                f"{name}={json.dumps(value, ensure_ascii=False)}"
+                for name, value in sorted(view["details"].items())
+            )
+            sys.stdout.write(
+                f"{view['at']}  {view['actor']}  {view['action']}  {view['target']}  {facts}\n"
+            )
+        return 0
+
+    return _with_db(args, action)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "audit": _audit_list,
     "serve": _serve,
     "db upgrade": _db_upgrade,
     "keys list": _keys_list,

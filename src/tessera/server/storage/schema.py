@@ -18,6 +18,7 @@ from sqlalchemy import (
 __all__ = [
     "access_tokens",
     "assertions",
+    "audit_events",
     "clients",
     "codes",
     "families",
@@ -189,3 +190,16 @@ oidc_clients = Table(
     Column("backchannel_logout_uri", Text, nullable=True),
 )
 """A client's OpenID Connect registration; no row means the defaults."""
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),  # who: OS user@host or admin principal
+    Column("action", String(64), nullable=False),  # e.g. "clients add"
+    Column("target", String(500), nullable=False),  # client id, user name, kid
+    Column("details", Text, nullable=False),  # JSON object: changed fields, never secrets
+    Index("ix_audit_events_at", "at"),
+)
+"""Administrative actions, appended by the command line; never updated or deleted by Tessera."""
