@@ -5,6 +5,13 @@ client_secret_basic. Tessera runs on SQLite and on PostgreSQL with 1 and 2 uvico
 node-oidc-provider (from the npm registry, in-memory storage) with 1 and 2 cluster workers.
 wrk (Debian's package) posts the same form with the same Basic credentials to each.
 
+The second table is the OpenID code exchange: ``grant_type=authorization_code`` with PKCE
+for ``scope=openid read:docs``, answered with an ES256 access token and an RS256 ID token
+(nonce, at_hash). Every request redeems its own code: both servers get the same number of
+codes (each with its own grant, as consent leaves them) made before the run, and wrk's
+threads walk through them. node-oidc-provider runs one process for it (its storage is
+in-process memory, which cluster workers would not share).
+
     python bench/bench_server.py                    # the full table (about 2 minutes)
     python bench/bench_server.py --duration 5 --only tessera-postgresql
 
@@ -40,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "bench" / "node-oidc-provider"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AUDIENCE = "https://api.example"
+REDIRECT = "http://127.0.0.1/cb"
+NONCE = "bench-nonce"
 TARGET_RPS, TARGET_P99_MS = 1500, 25.0
 
 
@@ -273,7 +282,259 @@ def bench_node(wrk: str, workers: int, args: argparse.Namespace) -> Result:
     return Result("node-oidc-provider", "memory", workers, *measured)
 
 
+# -- the OpenID code exchange ---------------------------------------------------------------
+
+_CODE_SCRIPT = """
+local codes, index, step, counter = {}, 0, 1, 0
+function setup(thread) thread:set("tid", counter); counter = counter + 1 end
+function init(args)
+  for line in io.lines(args[1]) do codes[#codes + 1] = line end
+  index, step = tid, tonumber(args[2])
+end
+function request()
+  local code = codes[index + 1] or "exhausted"
+  index = index + step
+  return wrk.format("POST", nil, nil, "grant_type=authorization_code&code=" .. code ..
+    "&redirect_uri=%s&code_verifier=%s")
+end
+"""
+
+
+def _pkce() -> tuple[str, str]:
+    import hashlib
+
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def run_wrk_codes(
+    wrk: str, url: str, client_id: str, secret: str, codes: list[str], verifier: str,
+    *, duration: int, connections: int,
+) -> tuple[float, float, float, int, int]:  # fmt: skip
+    """wrk with each request redeeming the next code (two threads, interleaved); a short
+    warm-up on codes of its own first."""
+    from urllib.parse import quote
+
+    auth = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    warm, main = codes[:1000], codes[1000:]
+    folder = Path(tempfile.mkdtemp(prefix="tessera-codes-"))
+    try:
+        script = folder / "codes.lua"
+        script.write_text(
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.headers["Authorization"] = "Basic {auth}"\n'
+            + _CODE_SCRIPT
+            % (quote(REDIRECT, safe=""), verifier)
+        )
+        (folder / "warm.txt").write_text("\n".join(warm) + "\n")
+        (folder / "main.txt").write_text("\n".join(main) + "\n")
+        base = [wrk, "-t2", f"-c{connections}", "-s", str(script)]
+        subprocess.run(
+            [*base, "-d1s", url, "--", str(folder / "warm.txt"), "2"],
+            check=True,
+            capture_output=True,
+        )
+        out = subprocess.run(
+            [*base, f"-d{duration}s", "--latency", url, "--", str(folder / "main.txt"), "2"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return (
+        float(rps.group(1)) if rps else 0.0,
+        _ms(out, "50%"),
+        _ms(out, "99%"),
+        int(non_2xx.group(1)) if non_2xx else 0,
+        sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def check_code(
+    token_url: str, jwks_url: str, client_id: str, secret: str, code: str, verifier: str
+) -> None:
+    """Before loading a target, prove its code exchange returns an access token and an RS256
+    ID token (aud = the client, our nonce; at_hash when present: OIDC Core makes it optional
+    at the token endpoint, and node-oidc-provider leaves it out) that verify."""
+    import hashlib
+
+    response = httpx.post(
+        token_url,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(client_id, secret),
+    )
+    response.raise_for_status()
+    body = response.json()
+    keys = tessera.KeySet.from_jwks(httpx.get(jwks_url).text)
+    tessera.decode(
+        body["access_token"], keys, algorithms=["ES256"], audience=AUDIENCE, typ="at+jwt"
+    )
+    claims = tessera.decode(body["id_token"], keys, algorithms=["RS256"], audience=client_id)
+    digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert claims["nonce"] == NONCE
+    if "at_hash" in claims:
+        assert claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _code_count(args: argparse.Namespace) -> int:
+    return 1001 + args.duration * args.max_code_rate
+
+
+def seed_tessera_codes(url: str, count: int, challenge: str) -> tuple[str, str, list[str]]:
+    """A web client, a person and ``count`` codes for them, as consent leaves them."""
+    import dataclasses
+
+    from tessera.server import accounts, registry
+    from tessera.server.authorize import issue_code, validate
+    from tessera.server.config import database_url, load_settings
+    from tessera.server.storage import migrate
+    from tessera.server.storage.database import Database
+
+    settings = load_settings(os.devnull, env={}, database=url)
+    db = Database(database_url(url))
+    try:
+        migrate.upgrade(db)
+        created = registry.add_client(
+            db, "bench-web", scope="openid read:docs", audiences=[AUDIENCE],
+            redirect_uris=[REDIRECT], grant_types=["authorization_code"], now=time.time(),
+        )  # fmt: skip
+        person = accounts.add_user(db, "person", secrets.token_urlsafe(16), now=time.time())
+        params = {
+            "response_type": ["code"],
+            "client_id": [created.record.client_id],
+            "redirect_uri": [REDIRECT],
+            "scope": ["openid read:docs"],
+            "code_challenge": [challenge],
+            "code_challenge_method": ["S256"],
+            "nonce": [NONCE],
+        }
+        lasting = dataclasses.replace(settings, code_lifetime=900)
+        now = time.time()
+        with db.write() as conn:
+            request = validate(conn, params, settings)
+            codes = [
+                issue_code(
+                    conn, request, user_id=person.user_id, auth_time=now, settings=lasting, now=now
+                )
+                for _ in range(count)
+            ]
+    finally:
+        db.dispose()
+    return created.record.client_id, created.secret or "", codes
+
+
+def bench_tessera_codes(
+    wrk: str, backend: str, workers: int, args: argparse.Namespace
+) -> Result | None:
+    folder = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    pg_name = None
+    if backend == "postgresql":
+        pg_name = _pg_database()
+        if pg_name is None:
+            return None
+        url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+    else:
+        url = str(folder / "tessera.db")
+    verifier, challenge = _pkce()
+    client_id, secret, codes = seed_tessera_codes(url, _code_count(args), challenge)
+    port = free_port()
+    kek = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tessera.server", "serve", "--database", url,
+            "--port", str(port), "--workers", str(workers),
+        ],
+        cwd=folder,
+        env={**os.environ, "TESSERA_KEK": kek},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", proc)
+        check_code(base + "/token", base + "/jwks.json", client_id, secret, codes[0], verifier)
+        measured = run_wrk_codes(
+            wrk, base + "/token", client_id, secret, codes[1:], verifier,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+        if pg_name:
+            _drop_pg(pg_name)
+        shutil.rmtree(folder, ignore_errors=True)
+    return Result("tessera", backend, workers, *measured)
+
+
+def bench_node_codes(wrk: str, args: argparse.Namespace) -> Result:
+    port = free_port()
+    client_id, secret = "bench-web", secrets.token_urlsafe(32)
+    verifier, challenge = _pkce()
+    folder = Path(tempfile.mkdtemp(prefix="node-codes-"))
+    codes_file = folder / "codes.txt"
+    proc = subprocess.Popen(
+        ["node", "codes.mjs"],
+        cwd=NODE_DIR,
+        env={
+            **os.environ,
+            "PORT": str(port),
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": secret,
+            "AUDIENCE": AUDIENCE,
+            "REDIRECT_URI": REDIRECT,
+            "CODE_CHALLENGE": challenge,
+            "CODES": str(_code_count(args)),
+            "CODES_FILE": str(codes_file),
+            "NODE_ENV": "production",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/.well-known/openid-configuration", proc, timeout=180)
+        codes = codes_file.read_text().split()
+        jwks_uri = httpx.get(base + "/.well-known/openid-configuration").json()["jwks_uri"]
+        check_code(base + "/token", jwks_uri, client_id, secret, codes[0], verifier)
+        measured = run_wrk_codes(
+            wrk, base + "/token", client_id, secret, codes[1:], verifier,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+    return Result("node-oidc-provider", "memory", 1, *measured)
+
+
 # -- report ---------------------------------------------------------------------------------
+
+
+def code_table(results: list[Result], args: argparse.Namespace) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
+        "POST /token authorization_code + PKCE, scope openid (ES256 access token + RS256 ID "
+        f"token), one code per request, wrk -t2 -c{args.connections} -d{args.duration}s, "
+        f"load average {load}",
+        "",
+        f"{'server':<20} {'storage':<11} {'workers':>7} {'tokens/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7}",
+    ]
+    for r in results:
+        lines.append(
+            f"{r.target:<20} {r.backend:<11} {r.workers:>7} {r.tokens_per_s:>10,.0f} "
+            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx + r.socket_errors:>7}"
+        )
+    lines.append("(errors would include codes running out: raise --max-code-rate)")
+    return "\n".join(lines)
 
 
 def table(results: list[Result], args: argparse.Namespace) -> str:
@@ -325,12 +586,39 @@ def main() -> int:
         action="append",
         help="run only these targets (repeatable)",
     )
+    parser.add_argument(
+        "--grant",
+        choices=["client_credentials", "authorization_code", "both"],
+        default="both",
+        help="which table: client_credentials, the OpenID code exchange, or both (default)",
+    )
+    parser.add_argument(
+        "--max-code-rate",
+        type=int,
+        default=1500,
+        help="codes made per second of --duration for the code exchange (default 1500)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     wanted = set(args.only or ["tessera-sqlite", "tessera-postgresql", "node"])
     wrk = ensure_wrk()
     results: list[Result] = []
+    code_results: list[Result] = []
+    node = "node" in wanted and ensure_node()
+    if args.grant in ("authorization_code", "both"):
+        for backend, workers in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):
+            if f"tessera-{backend}" not in wanted:
+                continue
+            print(f"code exchange: tessera {backend} {workers} worker(s)...", flush=True)
+            result = bench_tessera_codes(wrk, backend, workers, args)
+            if result:
+                code_results.append(result)
+        if node:
+            print("code exchange: node-oidc-provider 1 process...", flush=True)
+            code_results.append(bench_node_codes(wrk, args))
     for backend in ("sqlite", "postgresql"):
+        if args.grant == "authorization_code":
+            break
         if f"tessera-{backend}" not in wanted:
             continue
         for workers in (1, 2):
@@ -338,14 +626,22 @@ def main() -> int:
             result = bench_tessera(wrk, backend, workers, args)
             if result:
                 results.append(result)
-    if "node" in wanted and ensure_node():
+    if node and args.grant != "authorization_code":
         for workers in (1, 2):
             print(f"node-oidc-provider {workers} worker(s)...", flush=True)
             results.append(bench_node(wrk, workers, args))
-    print()
-    print(table(results, args))
+    if results:
+        print()
+        print(table(results, args))
+    if code_results:
+        print()
+        print(code_table(code_results, args))
     if args.json:
-        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+        document = {
+            "client_credentials": [asdict(r) for r in results],
+            "authorization_code_openid": [asdict(r) for r in code_results],
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
 
 

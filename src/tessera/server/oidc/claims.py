@@ -3,16 +3,24 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from tessera.server.errors import AdminError
-from tessera.server.storage import users as user_rows
+from tessera.server.storage.schema import users
 
-__all__ = ["CLAIMS_SUPPORTED", "SCOPE_CLAIMS", "checked", "released", "user_claims"]
+__all__ = [
+    "CLAIMS_SUPPORTED",
+    "SCOPE_CLAIMS",
+    "checked",
+    "released",
+    "user_claims",
+    "wants_claims",
+]
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
@@ -99,16 +107,28 @@ def checked(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def user_claims(conn: Connection, user_id: str) -> dict[str, Any]:
-    """Every claim the person's record holds, with ``preferred_username`` and ``updated_at``."""
-    user = user_rows.find_by_id(conn, user_id)
-    if user is None:
+    """Every claim the person's record holds, with ``preferred_username`` and ``updated_at``
+    (one query); empty when there is no such person."""
+    row = conn.execute(
+        select(users.c.username, users.c.updated_at, users.c.claims).where(
+            users.c.user_id == user_id
+        )
+    ).first()
+    if row is None:
         return {}
-    stored = user_rows.find_claims(conn, user_id)
+    stored = json.loads(str(row[2])) if row[2] else {}
+    if not isinstance(stored, dict):
+        stored = {}
     return {
         **{k: v for k, v in stored.items() if k in _STORED},
-        "preferred_username": user.username,
-        "updated_at": int(user.updated_at),
+        "preferred_username": str(row[0]),
+        "updated_at": int(row[1]),
     }
+
+
+def wants_claims(scopes: Sequence[str]) -> bool:
+    """True when ``scopes`` release any claim of the person's record."""
+    return any(scope in SCOPE_CLAIMS for scope in scopes)
 
 
 def released(claims: Mapping[str, Any], scopes: Sequence[str]) -> dict[str, Any]:

@@ -117,9 +117,10 @@ class IdTokens:
             claims["at_hash"] = left_hash(access_token, alg)
         if family.sid is not None:
             claims["sid"] = family.sid
-        stored = user_claims.user_claims(conn, family.user_id)
-        for name, value in user_claims.released(stored, scopes).items():
-            claims.setdefault(name, value)
+        if user_claims.wants_claims(scopes):  # no query for "openid" alone
+            stored = user_claims.user_claims(conn, family.user_id)
+            for name, value in user_claims.released(stored, scopes).items():
+                claims.setdefault(name, value)
         return tessera.encode(claims, self.keys.signing_key(alg), typ="JWT")
 
 
