@@ -595,8 +595,8 @@ def main() -> int:
     parser.add_argument(
         "--max-code-rate",
         type=int,
-        default=1500,
-        help="codes made per second of --duration for the code exchange (default 1500)",
+        default=3000,
+        help="codes made per second of --duration for the code exchange (default 3000)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
