@@ -28,15 +28,19 @@ from tessera.server._client_metadata import SelfDescribed, check_metadata
 from tessera.server.clientauth import hash_secret
 from tessera.server.config import Settings
 from tessera.server.errors import (
+    AdminError,
     InvalidClientMetadata,
     InvalidRequest,
     InvalidSoftwareStatement,
     InvalidToken,
 )
+from tessera.server.oidc.registration import from_client_metadata
 from tessera.server.registry import new_id
 from tessera.server.storage import clients as client_rows
+from tessera.server.storage import oidc_clients
 from tessera.server.storage.clients import ClientRecord
 from tessera.server.storage.database import Database
+from tessera.server.storage.oidc_clients import OidcClient
 
 __all__ = ["Registrar", "Registration"]
 
@@ -114,6 +118,14 @@ class Registrar:
         jwks = _public_jwks(described.jwks) if described.jwks is not None else None
         return described, jwks
 
+    def _openid(self, client_id: str, document: Mapping[str, Any]) -> OidcClient:
+        """The OpenID part of the metadata (the defaults when there is none)."""
+        try:
+            found = from_client_metadata(client_id, document, self.settings)
+        except AdminError as exc:
+            raise InvalidClientMetadata(str(exc)) from None
+        return found if found is not None else OidcClient(client_id)
+
     def _record(
         self, client_id: str, described: SelfDescribed, jwks: str | None, created: float
     ) -> ClientRecord:
@@ -189,6 +201,7 @@ class Registrar:
         described, jwks = self._checked(document)
         now = self.clock()
         record = self._record(new_id(), described, jwks, now)
+        openid = self._openid(record.client_id, document)
         metadata_json = self._stored_metadata(document, described)
         token = secrets.token_urlsafe(32)
         with self.db.write() as conn:
@@ -197,6 +210,7 @@ class Registrar:
                     "this server holds its maximum number of registered clients", status=403
                 )
             client_rows.insert_registered(conn, record, hash_secret(token), metadata_json)
+            oidc_clients.save(conn, openid)
         return self._answer(record, metadata_json, token)
 
     def _authorized(self, client_id: str, authorization: str | None) -> tuple[ClientRecord, str]:
@@ -237,10 +251,12 @@ class Registrar:
             raise InvalidRequest(f"{shown} must not be sent in an update (RFC 7592 sec. 2.2)")
         described, jwks = self._checked(document)
         record = self._record(client_id, described, jwks, current.created_at)
+        openid = self._openid(client_id, document)
         metadata_json = self._stored_metadata(document, described)
         with self.db.write() as conn:
             if not client_rows.replace_registered(conn, record, metadata_json):
                 raise InvalidToken(_BAD_TOKEN)
+            oidc_clients.save(conn, openid)
         return self._answer(record, metadata_json)
 
     def delete(self, client_id: str, authorization: str | None) -> None:
@@ -252,3 +268,4 @@ class Registrar:
         self._authorized(client_id, authorization)
         with self.db.write() as conn:
             client_rows.delete_client(conn, client_id)
+            oidc_clients.delete_registration(conn, client_id)

@@ -4,7 +4,7 @@ back-channel logout URI."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +15,23 @@ from tessera.server.storage import oidc_clients
 from tessera.server.storage.database import Database
 from tessera.server.storage.oidc_clients import OidcClient
 
-__all__ = ["check_uri", "describe_openid", "openid_registration", "register_openid"]
+__all__ = [
+    "OPENID_METADATA",
+    "check_uri",
+    "describe_openid",
+    "from_client_metadata",
+    "openid_registration",
+    "register_openid",
+]
+
+OPENID_METADATA = (
+    "id_token_signed_response_alg",
+    "subject_type",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+)
+"""OpenID Dynamic Client Registration 1.0 (and the logout specs) members this server honours."""
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _MAX_URI = 2000
@@ -111,3 +127,43 @@ def describe_openid(record: OidcClient, settings: Settings) -> dict[str, Any]:
     if record.backchannel_logout_uri is not None:
         view["backchannel_logout_uri"] = record.backchannel_logout_uri
     return view
+
+
+def from_client_metadata(
+    client_id: str, document: Mapping[str, Any], settings: Settings
+) -> OidcClient | None:
+    """The OpenID registration a dynamic registration's metadata asks for (OpenID Dynamic
+    Client Registration 1.0 sec. 2; RP-Initiated and Back-Channel Logout); None when it asks
+    for none of it. ``sector_identifier_uri`` (a document to fetch) is refused.
+
+    Raises:
+        AdminError: a member of the wrong type or value (the caller answers
+            ``invalid_client_metadata``).
+    """
+    if "sector_identifier_uri" in document:
+        raise AdminError("sector_identifier_uri is not supported (pairwise uses the redirect host)")
+    if not any(name in document for name in OPENID_METADATA):
+        return None
+    alg = document.get("id_token_signed_response_alg")
+    subject = document.get("subject_type", "public")
+    uris = document.get("post_logout_redirect_uris", [])
+    backchannel = document.get("backchannel_logout_uri")
+    session_required = document.get("backchannel_logout_session_required", True)
+    if alg is not None and not isinstance(alg, str):
+        raise AdminError("id_token_signed_response_alg must be a string")
+    if not isinstance(subject, str):
+        raise AdminError("subject_type must be a string")
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris) or len(uris) > 20:
+        raise AdminError("post_logout_redirect_uris must be an array of at most 20 strings")
+    if backchannel is not None and not isinstance(backchannel, str):
+        raise AdminError("backchannel_logout_uri must be a string")
+    if not isinstance(session_required, bool):
+        raise AdminError("backchannel_logout_session_required must be true or false")
+    return openid_registration(
+        client_id,
+        settings,
+        id_token_alg=alg,
+        subject_type=subject,
+        post_logout_redirect_uris=uris,
+        backchannel_logout_uri=backchannel,
+    )
