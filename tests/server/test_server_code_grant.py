@@ -397,14 +397,6 @@ def test_introspection_requires_client_authentication(
 def test_introspection_errors(server: RunningServer, auditor: Client) -> None:
     error_of(server.http.post("/introspect", data={}, headers=basic(auditor)), "invalid_request")
     error_of(
-        server.http.post(
-            "/introspect",
-            data={"token": "x", "token_type_hint": "id_token"},
-            headers=basic(auditor),
-        ),
-        "unsupported_token_type",
-    )
-    error_of(
         server.http.post("/introspect?token=x", data={"token": "x"}, headers=basic(auditor)),
         "invalid_request",
     )
@@ -412,6 +404,25 @@ def test_introspection_errors(server: RunningServer, auditor: Client) -> None:
         server.http.post("/introspect", json={"token": "x"}, headers=basic(auditor)),
         "invalid_request",
     )
+
+
+@pytest.mark.parametrize("hint", ["id_token", "urn:x:unknown", "refresh_token", "access_token"])
+def test_introspection_ignores_the_token_type_hint(
+    server: RunningServer, client: Client, user: User, auditor: Client, hint: str
+) -> None:
+    body = exchange(
+        server, client, get_code(server, client, user, CALLBACK, "read:docs offline_access")
+    ).json()
+    for token in (body["access_token"], body["refresh_token"]):
+        data = {"token": token, "token_type_hint": hint}
+        owner = auditor if token == body["access_token"] else client
+        response = server.http.post("/introspect", data=data, headers=basic(owner))
+        assert response.status_code == 200, response.text
+        assert response.json()["active"] is True, (hint, response.json())
+    unknown = server.http.post(
+        "/introspect", data={"token": "x", "token_type_hint": hint}, headers=basic(auditor)
+    )
+    assert unknown.json() == {"active": False}
 
 
 def test_revoking_an_access_token_by_jti_shows_in_introspection(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serverhelp import RunningServer
+from serverhelp import Databases, RunningServer, running_server
 
 
 def test_debugger_page_is_served_with_a_strict_csp(server: RunningServer) -> None:
@@ -36,3 +36,21 @@ def test_debugger_verifies_an_issued_token_with_this_servers_keys(server: Runnin
         "/debugger/api/verify", json=request, headers={"Origin": server.url}
     )
     assert response.json()["valid"] is False
+
+
+def test_debugger_without_trailing_slash_redirects_to_the_page(server: RunningServer) -> None:
+    response = server.http.get("/debugger")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/debugger/"
+    followed = server.http.get("/debugger", follow_redirects=True)
+    assert followed.status_code == 200
+    assert str(followed.url) == server.url + "/debugger/"
+    assert "text/html" in followed.headers["content-type"]
+
+
+def test_debugger_redirect_keeps_the_issuer_path(databases: Databases) -> None:
+    with running_server(databases.new("sqlite"), "sqlite", issuer_path="/auth") as served:
+        response = served.http.get(served.url + "/debugger")
+        assert response.status_code == 308
+        assert response.headers["location"] == "/auth/debugger/"
+        assert served.http.get(served.url + "/debugger/").status_code == 200

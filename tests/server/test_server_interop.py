@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from urllib.parse import parse_qsl
 
+import httpx
 import jwt
 import pytest
 from joserfc.jwk import ECKey, RSAKey
-from serverhelp import RunningServer
+from serverhelp import Databases, FakeClock, RunningServer, running_server
 
 import tessera
 
@@ -69,16 +71,52 @@ def test_authlib_private_key_jwt_and_pyjwt_verifies(server: RunningServer, alg: 
     registered = server.add_client(key=key)
     pem = key.to_pem(private=True)
     private = ECKey.import_key(pem) if alg.startswith("ES") else RSAKey.import_key(pem)
+    server.clock.now = max(server.clock.now, float(int(time.time())))  # Authlib's clock
     tokens = []
-    for _ in range(2):
-        # Authlib's default assertion lives an hour (we accept at most 300 s), so pass exp;
-        # a fresh PrivateKeyJWT each time because Authlib stores its jti in the claims dict.
-        auth = PrivateKeyJWT(server.token_url, alg=alg, claims={"exp": int(time.time()) + 60})
-        with OAuth2Client(registered.client_id, private, token_endpoint_auth_method=auth) as client:
+    # Authlib's defaults: assertions valid for an hour, a fresh jti for each request
+    auth = PrivateKeyJWT(server.token_url, alg=alg)
+    with OAuth2Client(registered.client_id, private, token_endpoint_auth_method=auth) as client:
+        for _ in range(2):
             tokens.append(client.fetch_token(server.token_url, grant_type="client_credentials"))
     claims = verify_with_pyjwt(server, tokens[0]["access_token"])
     assert claims["sub"] == registered.client_id
     assert tokens[0]["access_token"] != tokens[1]["access_token"]
+
+
+def test_authlib_default_private_key_jwt_is_single_use_for_its_hour(
+    databases: Databases, backend: str
+) -> None:
+    clock = FakeClock()
+    with running_server(databases.new(backend), backend, clock=clock) as served:
+        key = tessera.Key.generate("RS256")
+        registered = served.add_client(key=key)
+        sent: list[bytes] = []
+
+        def keep(request: httpx.Request) -> None:
+            sent.append(request.read())
+
+        auth = PrivateKeyJWT(served.token_url)  # every default: RS256, exp = now + 3600
+        private = RSAKey.import_key(key.to_pem(private=True))
+        with OAuth2Client(
+            registered.client_id,
+            private,
+            token_endpoint_auth_method=auth,
+            event_hooks={"request": [keep]},
+        ) as client:
+            token = client.fetch_token(served.token_url, grant_type="client_credentials")
+        assert token["token_type"] == "Bearer"
+        (body,) = sent
+        assertion = dict(parse_qsl(body.decode()))["client_assertion"]
+        lifetime = tessera.decode_unverified(assertion)[1]
+        assert lifetime["exp"] - lifetime["iat"] == 3600
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        start = clock.now
+        for elapsed in (0, 600, 3599):
+            clock.now = start + elapsed
+            served.context.maintain()  # purges used ids whose assertions expired
+            replay = served.http.post("/token", content=body, headers=headers)
+            assert replay.status_code == 401, (elapsed, replay.text)
+            assert "already used" in replay.json()["error_description"]
 
 
 def test_authlib_sees_oauth_errors(server: RunningServer) -> None:

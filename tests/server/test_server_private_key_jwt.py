@@ -6,7 +6,7 @@ import concurrent.futures
 
 import httpx
 import pytest
-from serverhelp import ASSERTION_TYPE, Client, RunningServer
+from serverhelp import ASSERTION_TYPE, Client, Databases, FakeClock, RunningServer, running_server
 
 import tessera
 
@@ -101,9 +101,51 @@ def test_rejects_expired_assertion(server: RunningServer, jwt_client: Client) ->
     assert "expired" in rejected(send(server, server.assertion(jwt_client, claims=claims)))
 
 
-def test_rejects_long_lived_assertion(server: RunningServer, jwt_client: Client) -> None:
-    claims = {"exp": int(server.clock()) + 3600}
-    assert "expire within" in rejected(send(server, server.assertion(jwt_client, claims=claims)))
+def test_rejects_assertion_living_longer_than_the_bound(
+    server: RunningServer, jwt_client: Client
+) -> None:
+    claims = {"exp": int(server.clock()) + 3600 + 6}  # an hour, plus more than 5 s of skew
+    description = rejected(send(server, server.assertion(jwt_client, claims=claims)))
+    assert "expire within 3600 seconds (assertion_max_lifetime)" in description
+
+
+def test_accepts_an_hour_long_assertion_from_a_clock_a_little_ahead(
+    server: RunningServer, jwt_client: Client
+) -> None:
+    now = int(server.clock())
+    claims = {"iat": now + 5, "exp": now + 3600 + 5}  # Authlib's hour, its clock 5 s ahead
+    response = send(server, server.assertion(jwt_client, claims=claims))
+    assert response.status_code == 200, response.text
+
+
+def test_a_shorter_assertion_max_lifetime_is_enforced(
+    databases: Databases, keys: dict[str, tessera.Key]
+) -> None:
+    with running_server(databases.new("sqlite"), "sqlite", assertion_max_lifetime="5m") as strict:
+        client = strict.add_client(key=keys["ES256"])
+        now = int(strict.clock())
+        assert send(strict, strict.assertion(client, claims={"exp": now + 300})).status_code == 200
+        long_lived = strict.assertion(client, claims={"exp": now + 3600})
+        assert "within 300 seconds" in rejected(send(strict, long_lived))
+
+
+def test_a_used_jti_is_refused_until_its_assertion_expires(
+    databases: Databases, backend: str, keys: dict[str, tessera.Key]
+) -> None:
+    clock = FakeClock()
+    with running_server(databases.new(backend), backend, clock=clock) as served:
+        client = served.add_client(key=keys["ES256"])
+        assertion = served.assertion(client, claims={"exp": int(clock()) + 3600})
+        assert send(served, assertion).status_code == 200
+        start = clock.now
+        # up to exp + the 5 s leeway the assertion still verifies; maintenance purges used ids
+        for elapsed in (10, 300, 3000, 3600 + 4):
+            clock.now = start + elapsed
+            served.context.maintain()
+            assert "already used" in rejected(send(served, assertion)), elapsed
+        clock.now = start + 3600 + 6
+        served.context.maintain()
+        assert "expired" in rejected(send(served, assertion))
 
 
 @pytest.mark.parametrize("claim", ["jti", "exp", "iss", "sub"])

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
@@ -137,6 +137,17 @@ def _debugger(keys: KeyManager) -> ASGIApp:
     return create_debugger(server_keys=server_keys)
 
 
+def _to_debugger(prefix: str) -> Callable[[Request], Awaitable[Response]]:
+    """``/debugger`` sends the browser on to the page at ``/debugger/`` (the mount's root)."""
+    target = prefix + "/debugger/"
+
+    async def redirect(request: Request) -> Response:
+        query = request.url.query
+        return RedirectResponse(target + ("?" + query if query else ""), status_code=308)
+
+    return redirect
+
+
 def create_app(
     settings: Settings,
     *,
@@ -220,6 +231,7 @@ def create_app(
             )
         )
     if settings.debugger:
+        routes.append(Route(prefix + "/debugger", _to_debugger(prefix), methods=["GET", "HEAD"]))
         routes.append(Mount(prefix + "/debugger", app=_debugger(keys)))
     observers: list[Observer] = []
     if settings.metrics:

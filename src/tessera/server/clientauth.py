@@ -67,6 +67,8 @@ _FAILED = "client authentication failed"
 _REPLAYED = "the client assertion was already used (jti replay)"
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
 _JWKS_CACHE_SIZE = 256
+_LEEWAY = 5
+"""Seconds of clock skew allowed on an assertion's ``exp``, ``iat`` and lifetime."""
 
 
 def hash_secret(secret: str) -> str:
@@ -280,15 +282,17 @@ class ClientAuthenticator:
             raise InvalidClient(_FAILED)
         now = self.clock()
         claims = self._verify(presented.assertion or "", record, now)
-        if claims["exp"] - now > self.settings.assertion_max_lifetime:
+        if claims["exp"] - now > self.settings.assertion_max_lifetime + _LEEWAY:
             raise InvalidClient(
                 "the client assertion must expire within "
-                f"{self.settings.assertion_max_lifetime} seconds"
+                f"{self.settings.assertion_max_lifetime} seconds (assertion_max_lifetime)"
             )
         jti = claims["jti"]
         if not 0 < len(jti) <= 255:
             raise InvalidClient("the client assertion's jti must have 1 to 255 characters")
-        return record, (jti, float(claims["exp"]))
+        # Kept while the assertion still verifies (exp + leeway): single use for its whole
+        # lifetime, and the store holds at most assertion_max_lifetime's worth of ids.
+        return record, (jti, float(claims["exp"]) + _LEEWAY)
 
     def _verify(self, assertion: str, record: ClientRecord, now: float) -> dict[str, Any]:
         keyset = self._keyset(record.client_id, record.jwks or "")
@@ -302,7 +306,7 @@ class ClientAuthenticator:
                 audience=self._audiences,
                 require=("iss", "sub", "aud", "exp", "jti"),
                 now=now,
-                leeway=5,
+                leeway=_LEEWAY,
                 validators=self._validators,
             )
         except tessera.InvalidAudienceError:

@@ -99,8 +99,11 @@ class Settings:
     """The key-encryption key itself (base64url of 32 bytes), from ``TESSERA_KEK`` only."""
     max_body_size: int = 16384
     """Largest request body accepted, in bytes."""
-    assertion_max_lifetime: int = 300
-    """Longest ``exp - now`` accepted for a private_key_jwt client assertion."""
+    assertion_max_lifetime: int = 3600
+    """Longest ``exp - now`` accepted for a private_key_jwt client assertion (plus 5 s for
+    clocks that differ). An hour by default: Authlib and other mainstream clients sign their
+    assertions for that long. Each ``jti`` is kept until its assertion expires, so a shorter
+    bound also means a smaller store of used ids."""
     key_cache_ttl: float = 2.0
     """How often a replica re-reads the key table (rotations by others are seen this fast)."""
     maintenance_interval: float = 30.0

@@ -54,12 +54,15 @@ class TokenInfo:
         self.clock = clock
         self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
-    def _token(self, form: Form) -> str:
+    def _token(self, form: Form, *, revoking: bool = False) -> str:
+        """The ``token`` parameter. Both kinds are told apart by their form, so the hint is
+        never needed: introspection ignores it (RFC 7662 sec. 2.1, whatever its value);
+        revocation refuses a token type it cannot revoke (RFC 7009 sec. 2.2.1)."""
         token = form.get("token")
         if token is None:
             raise InvalidRequest("the token parameter is required")
         hint = form.get("token_type_hint")
-        if hint is not None and hint not in _HINTS:
+        if revoking and hint is not None and hint not in _HINTS:
             raise UnsupportedTokenType("token_type_hint must be access_token or refresh_token")
         return token
 
@@ -133,7 +136,7 @@ class TokenInfo:
         self.authenticator.prefetch(form, authorization)  # a URL client's document
         with self.db.write() as conn:
             client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
-            token = self._token(form)
+            token = self._token(form, revoking=True)
             if token.startswith(REFRESH_PREFIX):
                 row = (
                     grant_rows.find_refresh(conn, hash_token(token)) if len(token) <= 200 else None
