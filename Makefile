@@ -32,7 +32,7 @@ test: lint typecheck pytest
 demo: venv
 	$(BIN)/python -m tessera._demo
 
-demo-mcp: venv
+demo-mcp: venv  # only the MCP act of `make demo`
 	$(BIN)/python -m tessera._demo --mcp
 
 serve: venv

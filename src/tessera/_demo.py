@@ -4,8 +4,11 @@
 and the demo API ("the secured building") as subprocesses on free ports, registers two clients
 with the real CLI, gets their tokens with client_credentials, tries every door, shows forged,
 expired and foreign tokens refused, rotates the issuer's key and shows the API verifying both
-the old and the new token; then it stops everything and exits 0, or 1 if any step did not
-behave as told. `make serve` starts the same system and keeps it running until Ctrl-C.
+the old and the new token. Then a person signs in to a small web app with OpenID Connect
+(:mod:`tessera._demo_oidc`), and an MCP client calls a tool on an MCP server behind Tessera
+(:mod:`tessera._demo_mcp`, skipped without the mcp SDK; ``--mcp`` runs only that act). Then it
+stops everything and exits 0, or 1 if any step did not behave as told. `make serve` starts
+the issuer and the API and keeps them running until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import html
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -57,6 +62,7 @@ class Story:
     def __init__(self, colour: bool) -> None:
         self.colour = colour
         self.failures: list[str] = []
+        self.skipped: list[str] = []
         self.checks = 0
         self.number = 0
 
@@ -109,7 +115,7 @@ def _describe_token(story: Story, token: str) -> tuple[dict[str, Any], dict[str,
     story.say("  header   " + "  ".join(f"{k}={_short(str(v), 16)}" for k, v in header.items()))
     parts = []
     for name, value in claims.items():
-        if name in ("iat", "exp", "nbf"):
+        if name in ("iat", "exp", "nbf", "auth_time", "updated_at"):
             parts.append(f"{name}={_clock(value)}")
         elif name == "jti":
             parts.append(f"{name}={_short(str(value), 8)}")
@@ -137,6 +143,37 @@ def _reason(response: httpx.Response) -> str:
     if challenge.get("scope"):
         reason += f' (needs scope="{challenge["scope"]}")'
     return reason
+
+
+_HIDDEN = re.compile(r'<input type=hidden name="([^"]*)" value="([^"]*)">')
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of the first form on one of Tessera's pages (the demo plays the
+    person at the browser: it posts the forms back as a browser would)."""
+    form = page.split("</form>", 1)[0]
+    return {html.unescape(k): html.unescape(v) for k, v in _HIDDEN.findall(form)}
+
+
+def finish(story: Story, started: float) -> int:
+    """Print the verdict; the exit status (1 when any check failed)."""
+    elapsed = time.monotonic() - started
+    if story.failures:
+        story.say(
+            story.paint(
+                f"\n{len(story.failures)} of {story.checks} checks FAILED ({elapsed:.1f} s)", "1;31"
+            )
+        )
+        return 1
+    skipped = f" (skipped: {', '.join(story.skipped)})" if story.skipped else ""
+    story.say(
+        story.paint(
+            f"\nEverything behaved as told: {story.checks} checks passed in {elapsed:.1f} s"
+            f"{skipped}.",
+            "1;32",
+        )
+    )
+    return 0
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -244,15 +281,21 @@ class System:
         """The issuer's SQLite file."""
         return self.folder / "tessera.db"
 
-    def tessera(self, story: Story | None, *args: str) -> Any:
+    def tessera(self, story: Story | None, *args: str, stdin: str | None = None) -> Any:
         """Run ``tessera ARGS --database DB --json`` (the real CLI); its JSON output."""
-        shown = ["tessera", *args]
+        shown = ["tessera", *(shlex.quote(arg) for arg in args)]
         if story is not None:
             story.command(shown)
         command = [sys.executable, "-m", "tessera", *args]
         command += ["--database", str(self.database), "--json"]
         done = subprocess.run(
-            command, capture_output=True, text=True, env=self.env, cwd=self.folder, timeout=60
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.folder,
+            timeout=60,
         )
         if done.returncode != 0:
             raise DemoError(f"`{' '.join(shown)}` failed ({done.returncode}):\n{done.stderr}")
@@ -524,12 +567,16 @@ def _rotation(
 
 def story_main(colour: bool) -> int:
     """Run the whole story; return the exit status."""
+    from tessera._demo_mcp import mcp_act
+    from tessera._demo_oidc import oidc_act
+
     started = time.monotonic()
     story = Story(colour)
     story.say(story.paint("Tessera: the secured building", "1"))
     story.say(
         "An authorization server issues badges (access tokens); an API opens its doors by "
-        "the badge's\nscopes, checking it against the issuer's published keys only."
+        "the badge's\nscopes, checking it against the issuer's published keys only. Then a "
+        "person signs in to a\nweb app with OpenID Connect, and an MCP client calls a tool."
     )
     try:
         with running_system() as system:
@@ -586,29 +633,20 @@ def story_main(colour: bool) -> int:
             story.step("Rotate the issuer's key while the API keeps running")
             _rotation(story, system, clients[0], tokens["lab-assistant"], first_fetch)
 
+            story.step("OpenID Connect: a person signs in to a web app")
+            oidc_act(story, system)
+
+            mcp_act(story)
+
             story.step("Stop everything")
         story.say(
-            f"  both servers stopped; {system.folder} removed: "
+            f"  the authorization server and the API stopped; {system.folder} removed: "
             f"{'yes' if not system.folder.exists() else 'NO'}"
         )
         story.check(not system.folder.exists(), "the demo folder was not removed")
     except DemoError as exc:
         story.check(False, str(exc))
-    elapsed = time.monotonic() - started
-    if story.failures:
-        story.say(
-            story.paint(
-                f"\n{len(story.failures)} of {story.checks} checks FAILED ({elapsed:.1f} s)", "1;31"
-            )
-        )
-        return 1
-    story.say(
-        story.paint(
-            f"\nEverything behaved as told: {story.checks} checks passed in {elapsed:.1f} s.",
-            "1;32",
-        )
-    )
-    return 0
+    return finish(story, started)
 
 
 # -- make serve -------------------------------------------------------------------------------
@@ -737,4 +775,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the acts in the other demo
+    # modules import tessera._demo, and its DemoError must be the one story_main catches.
+    from tessera._demo import main as _main
+
+    sys.exit(_main())

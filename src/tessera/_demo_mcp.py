@@ -12,9 +12,7 @@ when everything behaved as told, 1 otherwise.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -25,7 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tessera._demo import DemoError, Service, Story, _environment, _free_port, _short
+from tessera._demo import (
+    DemoError,
+    Service,
+    Story,
+    _environment,
+    _free_port,
+    _short,
+    finish,
+    hidden_fields,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -35,7 +42,7 @@ if TYPE_CHECKING:
         OAuthToken,
     )
 
-__all__ = ["main"]
+__all__ = ["main", "mcp_act", "mcp_available"]
 
 SCOPE = "mcp:tools"
 PASSWORD = "demo password 4 mcp"
@@ -124,15 +131,6 @@ def _cli(story: Story, stack: _Stack, *args: str, stdin: str | None = None) -> s
     if done.returncode != 0:
         raise DemoError(f"`tessera {' '.join(args)}` failed:\n{done.stderr}")
     return done.stdout
-
-
-_HIDDEN = re.compile(r'<input type=hidden name="([^"]*)" value="([^"]*)">')
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    """The hidden inputs of the first form on one of Tessera's pages."""
-    form = page.split("</form>", 1)[0]
-    return {html.unescape(k): html.unescape(v) for k, v in _HIDDEN.findall(form)}
 
 
 @dataclass
@@ -237,7 +235,7 @@ async def _session(story: Story, stack: _Stack, client: _Client) -> list[str]:
         result = await session.call_tool("add", {"a": 2, "b": 3})
         answers.append(_text(result))
         story.say(f"  tools/call add(2, 3) -> {answers[-1]}")
-        story.step("The access token expires; the SDK refreshes it (rotation)")
+        story.step("MCP: the access token expires; the SDK refreshes it (rotation)")
         provider.context.token_expiry_time = time.time() - 1
         result = await session.call_tool("add", {"a": 40, "b": 2})
         answers.append(_text(result))
@@ -251,81 +249,90 @@ def _text(result: Any) -> str:
     return str(result.content[0].text)
 
 
-def story_main(colour: bool) -> int:
-    """Run the MCP story; the exit status."""
+def mcp_available() -> bool:
+    """True when the mcp SDK can be imported (it comes with the dev and mcp extras)."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+INSTALL_HINT = "pip install -e '.[mcp]' (or '.[dev]'), then make demo-mcp"
+
+
+def mcp_act(story: Story) -> None:
+    """The MCP act, numbered on in ``story``: its own Tessera (dynamic registration on) and
+    MCP server; skipped, saying how to install it, when the mcp SDK is missing."""
+    if not mcp_available():
+        story.step("MCP: a client with no prior setup calls a tool (SKIPPED)")
+        story.say(f"  the mcp SDK is not installed: {INSTALL_HINT}")
+        story.skipped.append("MCP")
+        return
     import anyio
 
+    with _running() as stack:
+        story.step("MCP: start Tessera (dynamic registration on) and an MCP server behind it")
+        story.say(f"  authorization server {stack.issuer.url}   (tessera serve)")
+        story.say(f"  MCP server           {stack.mcp_url}   (mcp SDK + tessera.resource.mcp)")
+        _cli(story, stack, "users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+
+        story.step("MCP: a request without a token")
+        probe = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        answer = stack.http.post(stack.mcp_url, json=probe)
+        challenge = answer.headers.get("www-authenticate", "")
+        story.say(f"  {answer.status_code}  WWW-Authenticate: {challenge}")
+        story.check(answer.status_code == 401, "the MCP server answers 401")
+        story.check('scope="mcp:tools"' in challenge, "the challenge names the scope")
+        story.check("resource_metadata=" in challenge, "the challenge names the metadata")
+
+        story.step("MCP: the SDK's OAuthClientProvider: discovery, registration, PKCE, tool call")
+        client = _Client(story, stack, "alice")
+        answers = anyio.run(_session, story, stack, client)
+        story.check(answers == ["5", "42"], "both tool calls answered")
+        story.check(len(client.refreshes) == 1, "the SDK refreshed its token once")
+
+        story.step("MCP: a token without mcp:tools is refused with insufficient_scope")
+        out = _cli(
+            story,
+            stack,
+            *("clients", "add", "probe", "--scope", "other", "--audience", stack.mcp_url),
+            "--json",
+        )
+        view = json.loads(out)
+        token = stack.http.post(
+            stack.issuer.url + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=(view["client_id"], view["client_secret"]),
+        ).json()["access_token"]
+        refused = stack.http.post(
+            stack.mcp_url, json=probe, headers={"Authorization": f"Bearer {token}"}
+        )
+        story.say(
+            f"  {refused.status_code}  WWW-Authenticate: {refused.headers.get('www-authenticate')}"
+        )
+        story.check(refused.status_code == 403, "403 for the wrong scope")
+        story.check(
+            'error="insufficient_scope"' in refused.headers.get("www-authenticate", ""),
+            "the challenge says insufficient_scope",
+        )
+    story.say(
+        f"  both MCP-act servers stopped; {stack.folder} removed: "
+        f"{'yes' if not stack.folder.exists() else 'NO'}"
+    )
+    story.check(not stack.folder.exists(), "the MCP act's folder was not removed")
+
+
+def story_main(colour: bool) -> int:
+    """Run the MCP act alone (``make demo-mcp``); the exit status."""
     started = time.monotonic()
     story = Story(colour)
     story.say(story.paint("Tessera for MCP: a client with no prior setup calls a tool", "1"))
     try:
-        with _running() as stack:
-            story.step("Start Tessera (dynamic registration on) and an MCP server behind it")
-            story.say(f"  authorization server {stack.issuer.url}   (tessera serve)")
-            story.say(f"  MCP server           {stack.mcp_url}   (mcp SDK + tessera.resource.mcp)")
-            _cli(story, stack, "users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
-
-            story.step("An MCP request without a token")
-            probe = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
-            answer = stack.http.post(stack.mcp_url, json=probe)
-            challenge = answer.headers.get("www-authenticate", "")
-            story.say(f"  {answer.status_code}  WWW-Authenticate: {challenge}")
-            story.check(answer.status_code == 401, "the MCP server answers 401")
-            story.check('scope="mcp:tools"' in challenge, "the challenge names the scope")
-            story.check("resource_metadata=" in challenge, "the challenge names the metadata")
-
-            story.step("The SDK's OAuthClientProvider: discovery, registration, PKCE, tool call")
-            client = _Client(story, stack, "alice")
-            answers = anyio.run(_session, story, stack, client)
-            story.check(answers == ["5", "42"], "both tool calls answered")
-            story.check(len(client.refreshes) == 1, "the SDK refreshed its token once")
-
-            story.step("A token without mcp:tools is refused with insufficient_scope")
-            out = _cli(
-                story,
-                stack,
-                "clients",
-                "add",
-                "probe",
-                "--scope",
-                "other",
-                "--audience",
-                stack.mcp_url,
-                "--json",
-            )
-            view = json.loads(out)
-            token = stack.http.post(
-                stack.issuer.url + "/token",
-                data={"grant_type": "client_credentials"},
-                auth=(view["client_id"], view["client_secret"]),
-            ).json()["access_token"]
-            refused = stack.http.post(
-                stack.mcp_url, json=probe, headers={"Authorization": f"Bearer {token}"}
-            )
-            story.say(
-                f"  {refused.status_code}  WWW-Authenticate: "
-                f"{refused.headers.get('www-authenticate')}"
-            )
-            story.check(refused.status_code == 403, "403 for the wrong scope")
-            story.check(
-                'error="insufficient_scope"' in refused.headers.get("www-authenticate", ""),
-                "the challenge says insufficient_scope",
-            )
-            story.step("Stop everything")
-        story.say(f"  both servers stopped; {stack.folder} removed")
+        mcp_act(story)
     except DemoError as exc:
         story.check(False, str(exc))
-    elapsed = time.monotonic() - started
-    if story.failures:
-        story.say(story.paint(f"\n{len(story.failures)} of {story.checks} checks FAILED", "1;31"))
-        return 1
-    story.say(
-        story.paint(
-            f"\nEverything behaved as told: {story.checks} checks passed in {elapsed:.1f} s.",
-            "1;32",
-        )
-    )
-    return 0
+    return finish(story, started)
 
 
 def server_main(issuer: str, resource: str) -> int:
@@ -360,10 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     args = sys.argv[1:] if argv is None else argv
-    try:
-        import mcp  # noqa: F401
-    except ImportError:
-        sys.stderr.write("the MCP demo needs the mcp extra: pip install -e '.[dev]'\n")
+    if not mcp_available():
+        sys.stderr.write(f"the MCP demo needs the mcp SDK: {INSTALL_HINT}\n")
         return 2
     if args[:1] == ["--server"] and len(args) == 3:
         return server_main(args[1], args[2])
