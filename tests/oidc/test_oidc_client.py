@@ -456,3 +456,100 @@ def test_the_logout_url_names_the_client_hint_and_return() -> None:
     }
     with pytest.raises(ConfigurationError):
         rp(metadata=metadata(end_session_endpoint=None)).logout_url()
+
+
+# -- from_provider takes the constructor's options ----------------------------------------------
+
+
+def provider_handler(pending: list[AuthorizationRequest]) -> Handler:
+    """Discovery, the JWKS and a token endpoint answering with an ID token signed by KEY."""
+    document = {
+        "issuer": ISSUER,
+        "authorization_endpoint": ISSUER + "/auth",
+        "token_endpoint": ISSUER + "/token",
+        "jwks_uri": ISSUER + "/jwks",
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json=document)
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json={"keys": [KEY.public().to_jwk()]})
+        if request.url.path == "/token":
+            return httpx.Response(200, json=token_reply(pending[0]))
+        return httpx.Response(404)
+
+    return handler
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_from_provider_times_the_id_token_with_the_clock_given(asynchronous: bool) -> None:
+    for now, expired in ((NOW + 10, False), (NOW + 301, True)):
+        pending: list[AuthorizationRequest] = []
+        options: dict[str, Any] = {
+            "client_id": CLIENT_ID,
+            "client_secret": "s3cret",
+            "redirect_uri": CALLBACK,
+            "clock": lambda now=now: now,
+        }
+        handler = provider_handler(pending)
+        client: RelyingParty | AsyncRelyingParty
+        if asynchronous:
+            transport: Any = httpx.MockTransport(handler)
+            client = await AsyncRelyingParty.from_provider(ISSUER, transport=transport, **options)
+        else:
+            client = RelyingParty.from_provider(
+                ISSUER, transport=httpx.MockTransport(handler), **options
+            )
+        pending.append(client.authorization_request())
+        try:
+            if expired:
+                with pytest.raises(tessera.ExpiredTokenError):
+                    await _exchange(client, pending[0])
+            else:
+                tokens = await _exchange(client, pending[0])
+                assert tokens.expires_at == now + 300  # the reply is timed by it too
+        finally:
+            await _close(client)
+
+
+async def _exchange(client: RelyingParty | AsyncRelyingParty, pending: AuthorizationRequest) -> Any:
+    if isinstance(client, AsyncRelyingParty):
+        return await client.exchange_code(pending, "c-1")
+    return client.exchange_code(pending, "c-1")
+
+
+async def _close(client: RelyingParty | AsyncRelyingParty) -> None:
+    if isinstance(client, AsyncRelyingParty):
+        await client.aclose()
+    else:
+        client.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_from_provider_uses_the_verifier_given(asynchronous: bool) -> None:
+    given = IDTokenVerifier(issuer=ISSUER, client_id=CLIENT_ID, keys=KEY.public())
+    handler = provider_handler([])
+    options: dict[str, Any] = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "verifier": given,
+    }
+    client: RelyingParty | AsyncRelyingParty
+    if asynchronous:
+        transport: Any = httpx.MockTransport(handler)
+        client = await AsyncRelyingParty.from_provider(ISSUER, transport=transport, **options)
+    else:
+        client = RelyingParty.from_provider(
+            ISSUER, transport=httpx.MockTransport(handler), **options
+        )
+    assert client.verifier is given
+    other = IDTokenVerifier(issuer=ISSUER, client_id="another-app", keys=KEY.public())
+    with pytest.raises(ConfigurationError):
+        RelyingParty.from_provider(
+            ISSUER,
+            client_id=CLIENT_ID,
+            redirect_uri=CALLBACK,
+            verifier=other,
+            transport=httpx.MockTransport(handler),
+        )

@@ -5,7 +5,8 @@ HTTP; the sync and async paths."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -508,6 +509,99 @@ async def test_afrom_provider_uses_an_async_jwks_client(provider: ProviderStandI
     source = checker._source
     assert isinstance(source, AsyncJWKSClient)
     await source.aclose()
+
+
+# -- every constructor takes the constructor's options ------------------------------------------
+
+
+async def _discovered(constructor: str, issuer: str, **options: Any) -> IDTokenVerifier:
+    if constructor == "from_metadata":
+        return IDTokenVerifier.from_metadata(
+            discover_provider(issuer), client_id=CLIENT_ID, **options
+        )
+    if constructor == "from_provider":
+        return IDTokenVerifier.from_provider(issuer, client_id=CLIENT_ID, **options)
+    return await IDTokenVerifier.afrom_provider(issuer, client_id=CLIENT_ID, **options)
+
+
+def _signed(provider: ProviderStandIn, claims: dict[str, Any], typ: str = "JWT") -> str:
+    return tessera.encode(claims, provider.signing_key, typ=typ)
+
+
+async def _id_token(checker: IDTokenVerifier, token: str) -> Any:
+    return await checker.averify(token, nonce=NONCE)
+
+
+OPTION_CHECKS: dict[str, tuple[dict[str, Any], Callable[[ProviderStandIn], str], str, type]] = {
+    # option -> (options, token maker, which verification, the error the option causes)
+    "clock": (
+        {"clock": lambda: time.time() + 3600},
+        lambda p: p.id_token(),
+        "id",
+        ExpiredTokenError,
+    ),
+    "limits": (
+        {"limits": tessera.Limits(max_token_size=64)},
+        lambda p: p.id_token(),
+        "id",
+        MalformedTokenError,
+    ),
+    "require_auth_time": (
+        {"require_auth_time": True},
+        lambda p: p.id_token(auth_time=None),
+        "id",
+        MissingClaimError,
+    ),
+    "logout_max_age": (
+        {"logout_max_age": 60},
+        lambda p: _signed(
+            p, logout_claims(p.issuer, time.time(), exp=None, iat=int(time.time()) - 120)
+        ),
+        "logout",
+        ExpiredTokenError,
+    ),
+}
+
+
+@pytest.mark.parametrize("option", sorted(OPTION_CHECKS))
+@pytest.mark.parametrize("constructor", ["from_metadata", "from_provider", "afrom_provider"])
+async def test_discovering_constructors_apply_each_option(
+    provider: ProviderStandIn, constructor: str, option: str
+) -> None:
+    options, make, kind, error = OPTION_CHECKS[option]
+    token = make(provider)
+    plain = await _discovered(constructor, provider.issuer)
+    configured = await _discovered(constructor, provider.issuer, **options)
+    try:
+        if kind == "id":
+            assert (await _id_token(plain, token)).sub == "alice"
+            with pytest.raises(error):
+                await _id_token(configured, token)
+        else:
+            assert (await plain.averify_logout_token(token)).jti == "logout-1"
+            with pytest.raises(error):
+                await configured.averify_logout_token(token)
+    finally:
+        await plain.aclose()
+        await configured.aclose()
+
+
+@pytest.mark.parametrize("constructor", ["from_metadata", "from_provider", "afrom_provider"])
+async def test_discovering_constructors_apply_trusted_audiences(
+    provider: ProviderStandIn, constructor: str
+) -> None:
+    token = provider.id_token(aud=[CLIENT_ID, "https://api.example"], azp=CLIENT_ID)
+    plain = await _discovered(constructor, provider.issuer)
+    trusting = await _discovered(
+        constructor, provider.issuer, trusted_audiences=["https://api.example"]
+    )
+    try:
+        with pytest.raises(InvalidAudienceError):
+            await _id_token(plain, token)
+        assert (await _id_token(trusting, token)).aud == (CLIENT_ID, "https://api.example")
+    finally:
+        await plain.aclose()
+        await trusting.aclose()
 
 
 def test_discovery_refuses_another_issuer(provider: ProviderStandIn) -> None:

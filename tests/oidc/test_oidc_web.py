@@ -378,3 +378,34 @@ def test_a_provider_without_userinfo_still_signs_in_and_bad_input_is_never_a_500
     assert (out.status, out.location) == (303, "/")  # no end_session_endpoint: home
     assert all(cookie.max_age == 0 for cookie in out.cookies)
     web.close()
+
+
+@pytest.mark.anyio
+async def test_the_sign_in_clock_also_times_the_id_token_checks() -> None:
+    from oidchelp import ProviderStandIn
+
+    from tessera.errors import ExpiredTokenError
+    from tessera.oidc.web import AsyncSignIn, SignIn
+
+    provider = ProviderStandIn().start()
+    late = time.time() + 3600  # an hour ahead: every fresh ID token looks expired
+    options: dict[str, Any] = {
+        "issuer": provider.issuer,
+        "client_id": "photo-app",
+        "redirect_uri": "https://app.example/auth/callback",
+        "secret_key": SESSION_SECRET,
+    }
+    try:
+        on_time = SignIn(**options).relying_party().verifier
+        assert on_time.verify(provider.id_token()).sub == "alice"
+        blocking = SignIn(**options, clock=lambda: late)
+        with pytest.raises(ExpiredTokenError):
+            blocking.relying_party().verifier.verify(provider.id_token())
+        asynchronous = AsyncSignIn(**options, clock=lambda: late)
+        rp = await asynchronous.relying_party()
+        with pytest.raises(ExpiredTokenError):
+            await rp.verifier.averify(provider.id_token())
+        await asynchronous.aclose()
+        blocking.close()
+    finally:
+        provider.stop()

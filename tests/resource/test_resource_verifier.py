@@ -452,3 +452,71 @@ def test_static_keys_verify_without_any_network_io(monkeypatch: pytest.MonkeyPat
     with pytest.raises(tessera.SignatureError):
         verifier().verify(forged)
     assert verifier().verify(mint()).sub == "alice"
+
+
+# -- every constructor takes the same options ---------------------------------------------------
+
+
+def _issuer_transport(fetched: list[str]) -> httpx.MockTransport:
+    """An issuer at ISSUER_A: RFC 8414 metadata naming its JWKS, and the JWKS (KEY_A)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(request.url.path)
+        if request.url.path == "/.well-known/oauth-authorization-server":
+            return httpx.Response(200, json={"issuer": ISSUER_A, "jwks_uri": ISSUER_A + "/jwks"})
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json={"keys": [KEY_A.public().to_jwk()]})
+        return httpx.Response(404)
+
+    return httpx.MockTransport(handler)
+
+
+def _build(constructor: str, fetched: list[str], **options: Any) -> Verifier:
+    transport = _issuer_transport(fetched)
+    if constructor == "from_issuer":
+        return Verifier.from_issuer(ISSUER_A, audience=AUD, transport=transport, **options)
+    return Verifier.from_jwks_url(
+        ISSUER_A, ISSUER_A + "/jwks", audience=AUD, transport=transport, **options
+    )
+
+
+CONSTRUCTORS = ["from_issuer", "from_jwks_url"]
+
+
+@pytest.mark.parametrize("constructor", CONSTRUCTORS)
+def test_remote_constructors_use_the_clock_given(constructor: str) -> None:
+    token = mint()  # valid from NOW to NOW + 300
+    assert _build(constructor, [], clock=lambda: NOW + 10).verify(token).sub == "alice"
+    with pytest.raises(tessera.ExpiredTokenError):
+        _build(constructor, [], clock=lambda: NOW + 301).verify(token)
+
+
+@pytest.mark.parametrize("constructor", CONSTRUCTORS)
+def test_remote_constructors_honour_token_cache_size(constructor: str) -> None:
+    token = mint()
+    remembering = _build(constructor, [], clock=lambda: NOW + 10)
+    remembering.verify(token)
+    assert remembering.remembered(token) is not None
+    forgetting = _build(constructor, [], clock=lambda: NOW + 10, token_cache_size=0)
+    forgetting.verify(token)
+    assert forgetting.remembered(token) is None
+
+
+@pytest.mark.parametrize("constructor", CONSTRUCTORS)
+def test_remote_constructors_honour_limits(constructor: str) -> None:
+    token = mint()
+    fetched: list[str] = []
+    check = _build(
+        constructor, fetched, clock=lambda: NOW + 10, limits=tessera.Limits(max_token_size=64)
+    )
+    with pytest.raises(tessera.MalformedTokenError):
+        check.verify(token)
+    assert fetched == []  # refused before any key lookup
+
+
+@pytest.mark.parametrize("constructor", CONSTRUCTORS)
+def test_remote_constructors_honour_require(constructor: str) -> None:
+    check = _build(constructor, [], clock=lambda: NOW + 10, require=("jti",))
+    assert check.verify(mint()).jti == "j1"
+    with pytest.raises(tessera.MissingClaimError):
+        check.verify(mint(jti=None))

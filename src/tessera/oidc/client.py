@@ -93,6 +93,7 @@ class _Core:
                 metadata,
                 client_id=client_id,
                 asynchronous=asynchronous,
+                clock=clock,
                 fetch_policy=fetch_policy,
                 transport=transport,
             )
@@ -262,7 +263,8 @@ class RelyingParty(_Core):
     :meth:`from_provider` to discover the provider first.
 
     ``auth_method`` defaults to ``client_secret_basic`` with a secret, ``none`` without
-    (public clients: PKCE is what protects the code).
+    (public clients: PKCE is what protects the code). ``clock`` (wall seconds) times the
+    token replies and, unless ``verifier`` is given, the ID token checks.
 
     Raises:
         ConfigurationError: inconsistent or unsafe settings.
@@ -307,10 +309,13 @@ class RelyingParty(_Core):
         client_secret: str | None = None,
         auth_method: str | None = None,
         scope: str = "openid",
+        verifier: IDTokenVerifier | None = None,
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> RelyingParty:
-        """Discover ``issuer`` now (blocking), then a relying party for it.
+        """Discover ``issuer`` now (blocking), then a relying party for it (the options are
+        those of the constructor).
 
         Raises:
             ConfigurationError: an issuer URL that cannot be discovered, or bad settings.
@@ -324,8 +329,10 @@ class RelyingParty(_Core):
             client_secret=client_secret,
             auth_method=auth_method,
             scope=scope,
+            verifier=verifier,
             fetch_policy=fetch_policy,
             transport=transport,
+            clock=clock,
         )
 
     def _send(
@@ -465,10 +472,12 @@ class AsyncRelyingParty(_Core):
         client_secret: str | None = None,
         auth_method: str | None = None,
         scope: str = "openid",
+        verifier: IDTokenVerifier | None = None,
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> AsyncRelyingParty:
-        """Discover ``issuer`` now, then a relying party for it.
+        """Discover ``issuer`` now, then a relying party for it (the constructor's options).
 
         Raises:
             ConfigurationError: an issuer URL that cannot be discovered, or bad settings.
@@ -482,8 +491,10 @@ class AsyncRelyingParty(_Core):
             client_secret=client_secret,
             auth_method=auth_method,
             scope=scope,
+            verifier=verifier,
             fetch_policy=fetch_policy,
             transport=transport,
+            clock=clock,
         )
 
     async def _send(

@@ -136,12 +136,16 @@ class IDTokenVerifier:
         leeway: float = 0,
         trusted_audiences: Iterable[str] = (),
         require_auth_time: bool = False,
+        logout_max_age: float = DEFAULT_LOGOUT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+        limits: Limits = DEFAULT_LIMITS,
         cache: CachePolicy = CachePolicy(),  # noqa: B008 - frozen, so sharing is safe
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: Any = None,
     ) -> IDTokenVerifier:
         """A verifier for a discovered provider: its ``issuer``, its ``jwks_uri`` (fetched on
-        first use, by an async client when ``asynchronous``), its signing algorithms.
+        first use, by an async client when ``asynchronous``), its signing algorithms. The
+        other options are those of the constructor.
 
         Raises:
             ConfigurationError: no algorithm in common, or unsafe settings.
@@ -163,6 +167,9 @@ class IDTokenVerifier:
             leeway=leeway,
             trusted_audiences=trusted_audiences,
             require_auth_time=require_auth_time,
+            logout_max_age=logout_max_age,
+            clock=clock,
+            limits=limits,
         )
 
     @classmethod
@@ -173,13 +180,19 @@ class IDTokenVerifier:
         client_id: str,
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: float = 0,
+        trusted_audiences: Iterable[str] = (),
+        require_auth_time: bool = False,
+        logout_max_age: float = DEFAULT_LOGOUT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+        limits: Limits = DEFAULT_LIMITS,
         cache: CachePolicy = CachePolicy(),  # noqa: B008
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.BaseTransport | None = None,
     ) -> IDTokenVerifier:
         """Discover ``issuer`` (blocking, now) and verify with its keys from then on.
 
-        The keys are fetched on first use and cached by a :class:`JWKSClient` under ``cache``.
+        The keys are fetched on first use and cached by a :class:`JWKSClient` under ``cache``;
+        the other options are those of the constructor.
 
         Raises:
             ConfigurationError: an issuer URL that cannot be discovered, or unsafe settings.
@@ -191,6 +204,11 @@ class IDTokenVerifier:
             client_id=client_id,
             algorithms=algorithms,
             leeway=leeway,
+            trusted_audiences=trusted_audiences,
+            require_auth_time=require_auth_time,
+            logout_max_age=logout_max_age,
+            clock=clock,
+            limits=limits,
             cache=cache,
             fetch_policy=fetch_policy,
             transport=transport,
@@ -204,6 +222,11 @@ class IDTokenVerifier:
         client_id: str,
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: float = 0,
+        trusted_audiences: Iterable[str] = (),
+        require_auth_time: bool = False,
+        logout_max_age: float = DEFAULT_LOGOUT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+        limits: Limits = DEFAULT_LIMITS,
         cache: CachePolicy = CachePolicy(),  # noqa: B008
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.AsyncBaseTransport | None = None,
@@ -221,6 +244,11 @@ class IDTokenVerifier:
             asynchronous=True,
             algorithms=algorithms,
             leeway=leeway,
+            trusted_audiences=trusted_audiences,
+            require_auth_time=require_auth_time,
+            logout_max_age=logout_max_age,
+            clock=clock,
+            limits=limits,
             cache=cache,
             fetch_policy=fetch_policy,
             transport=transport,

@@ -175,6 +175,7 @@ class _Core:
             "client_secret": self._secret,
             "redirect_uri": self.redirect_uri,
             "scope": self.scope,
+            "clock": self._clock,
         }
 
     def _cookie(self, name: str, value: str, max_age: int) -> Cookie:

@@ -191,6 +191,10 @@ class Verifier:
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: float = 0,
         typ: str | None = "at+jwt",
+        require: Collection[str] = ("exp", "iss"),
+        clock: Callable[[], float] = time.time,
+        token_cache_size: int = 1024,
+        limits: Limits = DEFAULT_LIMITS,
         cache: CachePolicy = CachePolicy(),  # noqa: B008 - frozen, so sharing is safe
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.BaseTransport | None = None,
@@ -198,7 +202,8 @@ class Verifier:
         """A verifier for ``issuer``, whose JWKS is found by RFC 8414 / OpenID discovery.
 
         Nothing is fetched until the first token arrives. The keys come from a blocking
-        :class:`JWKSClient`; async code uses its cache directly and fetches in a worker thread.
+        :class:`JWKSClient` under ``cache``; async code uses its cache directly and fetches in
+        a worker thread. The other options are those of the constructor.
         For an asyncio-native client pass ``keys=AsyncJWKSClient.from_issuer(issuer)``.
 
         Raises:
@@ -214,6 +219,10 @@ class Verifier:
             algorithms=algorithms,
             leeway=leeway,
             typ=typ,
+            require=require,
+            clock=clock,
+            token_cache_size=token_cache_size,
+            limits=limits,
         )
 
     @classmethod
@@ -226,11 +235,17 @@ class Verifier:
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: float = 0,
         typ: str | None = "at+jwt",
+        require: Collection[str] = ("exp", "iss"),
+        clock: Callable[[], float] = time.time,
+        token_cache_size: int = 1024,
+        limits: Limits = DEFAULT_LIMITS,
         cache: CachePolicy = CachePolicy(),  # noqa: B008
         fetch_policy: FetchPolicy = FetchPolicy(),  # noqa: B008
         transport: httpx.BaseTransport | None = None,
     ) -> Verifier:
         """A verifier for ``issuer`` whose keys are published at ``jwks_url`` (no discovery).
+
+        The options are those of :meth:`from_issuer`.
 
         Raises:
             ConfigurationError: a URL that may not be fetched, or unsafe settings.
@@ -243,6 +258,10 @@ class Verifier:
             algorithms=algorithms,
             leeway=leeway,
             typ=typ,
+            require=require,
+            clock=clock,
+            token_cache_size=token_cache_size,
+            limits=limits,
         )
 
     @property
