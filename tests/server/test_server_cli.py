@@ -183,6 +183,25 @@ def test_keys_rotate_list_retire(db: str, workdir: Path) -> None:
     assert "no HS256 keys" in unknown.stderr
 
 
+def test_keys_rotate_now_warns_of_verifier_cooldowns_and_names_the_safe_way(
+    db: str, workdir: Path
+) -> None:
+    env = {"TESSERA_KEK_FILE": str(workdir / "kek")}
+    helptext = ok(cli("keys", "rotate", "--help"))
+    assert "Without --now (the safe way)" in helptext
+    assert "refetch cooldown" in helptext
+    now = cli("keys", "rotate", "--now", "--json", "--database", db, env=env)
+    kid = json.loads(ok(now))["kid"]  # stdout stays one JSON document
+    warning = " ".join(now.stderr.split())
+    assert f"warning: {kid} signs now" in warning
+    assert "rejects every token" in warning
+    assert "rotate without --now" in warning
+    assert "published 930 s before it signs" in warning  # jwks_max_age 900 + 30
+    scheduled = cli("keys", "rotate", "--database", db, env=env)
+    assert "published now, signs from" in ok(scheduled)
+    assert "warning" not in scheduled.stderr
+
+
 def test_unknown_setting_in_config_file_is_refused(workdir: Path) -> None:
     (workdir / "tessera.toml").write_text('[server]\ntoken_lifetme = "10m"\n')
     result = cli("db", "upgrade", cwd=workdir)

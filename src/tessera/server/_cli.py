@@ -32,6 +32,25 @@ examples:
       --redirect-uri http://127.0.0.1:5173/callback
 """
 
+_ROTATE_EPILOG = """\
+Without --now (the safe way) the new key is published in /jwks.json at once and signs only
+after jwks_max_age + 30 s (930 s by default): every verifier that honours Cache-Control
+holds it before the first token it signs, so no verifier rejects a token. The current key
+signs until then, then stays published until its last token has expired.
+
+--now is for a compromised key: the new key signs at once, before verifiers have it. A
+verifier that fetched the JWKS less than its refetch cooldown ago rejects every token signed
+by the new key until that cooldown ends: up to 30 s with the defaults of jose
+(cooldownDuration), Nimbus JOSE+JWT (rate limit) and tessera.resource (cooldown).
+Tokens signed by the old key keep verifying until it leaves JWKS; to stop them as well, also
+run `tessera keys retire OLD_KID --unpublish`.
+
+examples:
+  tessera keys rotate                      # scheduled: publish now, sign in 930 s
+  tessera keys rotate --now                # emergency: sign with a new key at once
+  tessera keys retire OLD_KID --unpublish  # and refuse the compromised key's tokens
+"""
+
 _USERS_EPILOG = """\
 examples:
   tessera users add alice                       # asks for the password twice
@@ -118,14 +137,19 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     _json(listing)
     listing.set_defaults(server_command="keys list", handler=_handler)
     rotate = keys_sub.add_parser(
-        "rotate", help="publish a new key now; it signs after one JWKS cache period"
+        "rotate",
+        help="publish a new key now; it signs after one JWKS cache period",
+        description="Start a key rotation: a new key, published now.",
+        epilog=_ROTATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(rotate)
     _json(rotate)
     rotate.add_argument(
         "--now",
         action="store_true",
-        help="sign with the new key at once (verifiers must refetch JWKS on the unknown kid)",
+        help="sign with the new key at once; verifiers that fetched JWKS within their refetch "
+        "cooldown (30 s by default) reject its tokens until it ends (see below)",
     )
     rotate.add_argument(
         "--alg",

@@ -240,7 +240,20 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         sys.stdout.write(
             f"new key {info.kid} ({info.alg}) published now, signs from {_iso(info.activate_at)}\n"
         )
+    if args.now:
+        period = manager.settings.pending_period
+        sys.stderr.write(_ROTATE_NOW_WARNING.format(kid=info.kid, period=period))
     return 0
+
+
+_ROTATE_NOW_WARNING = """\
+tessera: warning: {kid} signs now, before verifiers have it. A verifier that fetched the JWKS
+  less than its refetch cooldown ago rejects every token {kid} signs until that cooldown ends:
+  up to 30 s with the defaults of jose, Nimbus JOSE+JWT and tessera.resource.
+  Unless the old key is compromised, rotate without --now: the new key is then published
+  {period} s before it signs, and no verifier rejects a token. If it is compromised, also run
+  `tessera keys retire OLD_KID --unpublish` so its tokens stop verifying.
+"""
 
 
 def _keys_retire(args: argparse.Namespace) -> int:
