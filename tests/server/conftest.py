@@ -4,7 +4,7 @@ when PostgreSQL is unreachable, failed instead when TESSERA_REQUIRE_SERVICES=1).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from serverhelp import Databases, RunningServer, running_server
@@ -31,3 +31,25 @@ def server(backend: str, databases: Databases) -> Iterator[RunningServer]:
     """A real server (uvicorn, 127.0.0.1) on a fresh database, shared by a test module."""
     with running_server(databases.new(backend), backend) as running:
         yield running
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``figures(line)``: a measurement to print in the run's terminal summary (shown with or
+    without ``-s``, after the results), prefixed with the test's id."""
+
+    def record(line: str) -> None:
+        _FIGURES.append(f"{request.node.nodeid.split('::', 1)[-1]}: {line}")
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures the server tests recorded (races, faults)."""
+    if _FIGURES:
+        terminalreporter.write_sep("-", "server figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

@@ -6,6 +6,7 @@
     ├── ServerConfigError        bad settings, unusable KEK or database: the CLI exits 2
     ├── AdminError               an administration command cannot be done: the CLI exits 2
     ├── ClientMetadataError      a client's metadata document cannot be fetched or used
+    ├── Contention               a transaction kept losing races on the same rows (retried)
     └── OAuthError               an RFC 6749 sec. 5.2 error body with its status
         ├── InvalidRequest       400 invalid_request (also 405 and 413 with their status)
         ├── InvalidClient        401 invalid_client + WWW-Authenticate
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 __all__ = [
     "AdminError",
     "ClientMetadataError",
+    "Contention",
     "InternalError",
     "InvalidClient",
     "InvalidClientMetadata",
@@ -76,6 +78,19 @@ class ClientMetadataError(ServerError):
     safe to show (it names the rule, never the document's content)."""
 
     code = "client_metadata"
+
+
+class Contention(ServerError):
+    """A transaction still lost to concurrent ones on the same rows (a deadlock, a
+    serialization failure, a lock wait cut short) after its bounded retries: a request that
+    raced others for the same code, refresh token or assertion, not an outage. The caller
+    answers it as the loser of that race."""
+
+    code = "contention"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"lost a race for the same rows ({kind}) on every attempt")
+        self.kind = kind
 
 
 class OAuthError(ServerError):

@@ -33,7 +33,12 @@ def _classify(exc: Exception) -> OAuthError:
     if isinstance(exc, OperationalError | TimeoutError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        logger.warning("database unavailable: %s", type(exc).__name__)
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        logger.warning(
+            "database unavailable: %s%s",
+            type(exc).__name__,
+            f" (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else "",
+        )
         database_error(type(exc).__name__)
         return TemporarilyUnavailable()
     if isinstance(exc, ServerConfigError):

@@ -56,6 +56,8 @@ def grant(
     row = grant_rows.find_code(conn, hash_token(code)) if len(code) <= 200 else None
     if row is None or row.client_id != client.client_id:
         raise InvalidGrant(_INVALID)
+    # The grant's row first (see storage.grants: one lock order for every transaction).
+    family = grant_rows.lock_family(conn, row.family_id)
     if row.used:
         grant_rows.revoke_family(conn, row.family_id)
         raise InvalidGrant("the authorization code was already used; its tokens are revoked")
@@ -70,7 +72,6 @@ def grant(
         # Someone else redeemed it between our read and our update: a replay.
         grant_rows.revoke_family(conn, row.family_id)
         raise InvalidGrant("the authorization code was already used; its tokens are revoked")
-    family = grant_rows.find_family(conn, row.family_id)
     if family is None or family.revoked:
         raise InvalidGrant(_INVALID)
     if user_rows.find_by_id(conn, family.user_id) is None:

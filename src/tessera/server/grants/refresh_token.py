@@ -2,8 +2,8 @@
 
 Every use returns a new refresh token and retires the old one. Presenting a retired token
 means two parties hold it: the whole grant (its refresh and access tokens) is revoked. When
-two requests race with one token, the database lets exactly one consume it; the other is a
-reuse.
+two requests race with one token, the grant's row lock queues them: exactly one consumes it,
+the others then see a reuse.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def grant(
         row = grant_rows.find_refresh(conn, hash_token(value))
     if row is None or row.client_id != client.client_id:
         raise InvalidGrant(_INVALID)
-    family = grant_rows.find_family(conn, row.family_id)
+    # The grant's row first (see storage.grants: one lock order for every transaction).
+    family = grant_rows.lock_family(conn, row.family_id)
     if family is None or family.revoked or row.expires_at <= now:
         raise InvalidGrant(_INVALID)
     if row.used:

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from tessera.server.clientauth import ClientAuthenticator
 from tessera.server.config import Settings
-from tessera.server.errors import InvalidRequest, OAuthError, UnsupportedGrantType
+from tessera.server.errors import (
+    Contention,
+    InvalidGrant,
+    InvalidRequest,
+    OAuthError,
+    UnsupportedGrantType,
+)
 from tessera.server.form import Form
 from tessera.server.grants import authorization_code, client_credentials, refresh_token
 from tessera.server.keys import KeyManager
@@ -28,6 +35,7 @@ GRANT_TYPES = (
     refresh_token.GRANT_TYPE,
 )
 """Grant types this server supports (metadata ``grant_types_supported``)."""
+_RACED = "a concurrent request used the same code or refresh token"
 _PERSONAL = {
     authorization_code.GRANT_TYPE: authorization_code.grant,
     refresh_token.GRANT_TYPE: refresh_token.grant,
@@ -65,7 +73,8 @@ class TokenEndpoint:
         Raises:
             OAuthError: the RFC 6749 sec. 5.2 error to return.
         """
-        personal = _PERSONAL.get(_grant_type(form))
+        grant_type = _grant_type(form)
+        personal = _PERSONAL.get(grant_type)
         if personal is None:
             with self.db.hot() as conn:
                 client = self.authenticator.authenticate(conn, form, authorization)
@@ -73,8 +82,8 @@ class TokenEndpoint:
             return client_credentials.grant(client, form, self.settings, key, self.clock())
         self.authenticator.prefetch(form, authorization)
         key = self.keys.signing_key()
-        refusal: OAuthError
-        with self.db.write() as conn:
+
+        def exchange(conn: Connection) -> dict[str, Any] | OAuthError:
             client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
             try:
                 return personal(
@@ -82,8 +91,17 @@ class TokenEndpoint:
                 )
             except OAuthError as exc:
                 # Commit what the refusal did (revoking a replayed grant), then answer.
-                refusal = exc
-        raise refusal
+                return exc
+
+        try:
+            # Nothing leaves the transaction before it commits (the response is sent after),
+            # so a transaction that lost a race to a concurrent one is safely run again.
+            outcome = self.db.transaction(exchange, operation=grant_type)
+        except Contention:
+            raise InvalidGrant(_RACED) from None
+        if isinstance(outcome, OAuthError):
+            raise outcome
+        return outcome
 
     async def handle_async(
         self, form: Form, authorization: str | None, store: HotStore

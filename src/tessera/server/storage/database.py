@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from tessera.server.errors import ServerConfigError
+from tessera.server.errors import Contention, ServerConfigError
+from tessera.server.metrics import database_retry
 from tessera.server.storage.schema import key_lock
 
-__all__ = ["Database"]
+__all__ = ["Database", "lost_race"]
+
+T = TypeVar("T")
+
+_RACES = {
+    "40001": "serialization_failure",
+    "40P01": "deadlock_detected",
+    "55P03": "lock_not_available",
+}
+"""PostgreSQL SQLSTATEs of a transaction that lost to a concurrent one (it was rolled back)."""
+_SQLITE_BUSY_SNAPSHOT = 517
+"""SQLite's "database is locked" when another writer committed since this transaction's
+snapshot: immediate, a lost race. Plain SQLITE_BUSY comes after the 10 s busy timeout: the file
+was held that long, an outage, and waiting 10 s more would not help."""
+
+
+def lost_race(exc: BaseException) -> str | None:
+    """The condition's name when ``exc`` says the transaction lost a race for the same rows
+    (retrying the whole transaction is then safe and likely to succeed), else None."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate in _RACES:
+        return _RACES[sqlstate]
+    if getattr(exc.orig, "sqlite_errorcode", None) == _SQLITE_BUSY_SNAPSHOT:
+        return "busy_snapshot"
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -117,6 +146,35 @@ class Database:
         """A transaction, committed on success and rolled back on error."""
         with self.engine.begin() as conn:
             yield conn
+
+    def transaction(
+        self, work: Callable[[Connection], T], *, operation: str, attempts: int = 3
+    ) -> T:
+        """``work(conn)`` in a transaction, committed on success; run again (up to
+        ``attempts`` times in all, after a short random pause) when it loses a race to a
+        concurrent transaction (:func:`lost_race`). ``work`` may run more than once: it must
+        have no effect outside the transaction. Each retry counts in the
+        ``tessera_database_retries`` metric under ``operation`` (a fixed name).
+
+        Raises:
+            Contention: it lost on every attempt.
+            DBAPIError: any other database failure (not retried).
+        """
+        attempt = 1
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                kind = lost_race(exc)
+                if kind is None:
+                    raise
+                if attempt >= attempts:
+                    raise Contention(kind) from None
+            database_retry(operation)
+            # 5-15 ms, then 10-30 ms: the winner commits meanwhile, the losers spread out.
+            time.sleep(0.01 * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+            attempt += 1
 
     @contextlib.contextmanager
     def key_schedule(self) -> Iterator[Connection]:

@@ -5,12 +5,19 @@ Single use is enforced by the database, not by a read-then-write: consuming a co
 token is one ``UPDATE ... SET used = true WHERE ... AND used = false``. On PostgreSQL the
 second of two concurrent updates waits for the first's row lock, re-checks the condition and
 changes nothing; on SQLite writers are serialised. Whoever sees ``rowcount == 1`` won.
+
+Lock order: every transaction that changes a grant's rows locks the grant's family row first
+(:func:`lock_family` in the grants, the ``UPDATE`` of :func:`revoke_family` elsewhere), then
+its codes, refresh and access tokens. Without that order a loser of a refresh race (holding
+the refresh token's row lock, which PostgreSQL keeps after re-checking a row it waited for)
+and a reuse-revoker (holding the family row, wanting the refresh rows) deadlock (40P01).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +40,7 @@ __all__ = [
     "insert_family",
     "insert_refresh",
     "is_access_revoked",
+    "lock_family",
     "purge_expired",
     "record_access",
     "revoke_access",
@@ -108,7 +116,22 @@ def insert_family(conn: Connection, row: FamilyRow) -> None:
 
 def find_family(conn: Connection, family_id: str) -> FamilyRow | None:
     """The grant with this id, or None."""
-    row = conn.execute(select(families).where(families.c.family_id == family_id)).first()
+    return _family(conn, select(families).where(families.c.family_id == family_id))
+
+
+def lock_family(conn: Connection, family_id: str) -> FamilyRow | None:
+    """The grant with this id, its row locked until the transaction ends (PostgreSQL's
+    ``FOR NO KEY UPDATE``: waits for a concurrent rotation or revocation of the same grant to
+    commit, and reads what it committed); None when there is no such grant. On SQLite the
+    write lock serialises the transactions instead."""
+    statement = (
+        select(families).where(families.c.family_id == family_id).with_for_update(key_share=True)
+    )
+    return _family(conn, statement)
+
+
+def _family(conn: Connection, statement: Any) -> FamilyRow | None:
+    row = conn.execute(statement).first()
     if row is None:
         return None
     return FamilyRow(
