@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -314,3 +315,65 @@ def test_clients_add_public_and_code_clients(db: str, workdir: Path) -> None:
     assert web["grant_types"] == ["authorization_code", "client_credentials"]
     human = ok(cli("clients", "show", "web", "--database", db, cwd=workdir))
     assert "redirect uri:  https://app.example/callback" in human
+
+
+def _key_rows(db: str) -> list[tuple[str, bytes]]:
+    from tessera.server.config import database_url
+    from tessera.server.storage import keys as key_rows
+    from tessera.server.storage.database import Database
+
+    database = Database(database_url(db), pool_size=1)
+    try:
+        with database.read() as conn:
+            return [(row.kid, row.private_jwk) for row in key_rows.list_keys(conn)]
+    finally:
+        database.dispose()
+
+
+def _exits(server: ServeProcess, timeout: float = 60) -> int:
+    try:
+        return server.proc.wait(timeout)
+    finally:
+        server.stop()
+
+
+def test_replica_without_the_kek_refuses_to_start(db: str, workdir: Path) -> None:
+    first = ServeProcess(db, {"TESSERA_KEK": ""}, workdir)
+    try:
+        first.wait_ready()
+    finally:
+        first.stop()
+    stored = _key_rows(db)
+    assert len(stored) == 2
+    elsewhere = workdir / "replica"
+    elsewhere.mkdir()
+    # no TESSERA_KEK and no kek file: it must not make a new KEK and answer 503
+    replica = ServeProcess(db, {"TESSERA_KEK": ""}, elsewhere)
+    assert _exits(replica) == 2, "".join(replica.output)
+    output = "".join(replica.output)
+    assert "no key-encryption key" in output
+    assert "TESSERA_KEK or kek_file" in output
+    assert "Traceback" not in output
+    assert not (elsewhere / "tessera.kek").exists()
+    assert _key_rows(db) == stored
+
+
+def test_server_with_another_kek_refuses_to_start(db: str, workdir: Path) -> None:
+    first = ServeProcess(db, {"TESSERA_KEK": ""}, workdir)
+    try:
+        first.wait_ready()
+    finally:
+        first.stop()
+    stored = _key_rows(db)
+    wrong = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    replica = ServeProcess(db, {"TESSERA_KEK": wrong}, workdir)
+    assert _exits(replica) == 2, "".join(replica.output)
+    output = "".join(replica.output)
+    assert "cannot decrypt stored key" in output
+    assert "not the key-encryption key it was stored with" in output
+    assert "Traceback" not in output
+    assert _key_rows(db) == stored  # nothing sealed with the wrong KEK was added
+    rotate = cli("keys", "rotate", "--database", db, env={"TESSERA_KEK": wrong}, cwd=workdir)
+    assert rotate.returncode == 2
+    assert "cannot decrypt stored key" in rotate.stderr
+    assert _key_rows(db) == stored

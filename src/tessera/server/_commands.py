@@ -29,6 +29,34 @@ def _database(settings: Settings) -> Database:
     return db
 
 
+def _kek(settings: Settings, db: Database, *, create: bool = True) -> KEK:
+    """The key-encryption key, made (with ``create``) on the first start only, and proven to
+    open the keys.
+
+    Once the database holds keys, they are sealed with a KEK: a server without that one (a
+    new replica whose ``TESSERA_KEK`` or ``kek_file`` was forgotten) must not make another
+    and then answer 503 to every token request; it refuses to start instead.
+
+    Raises:
+        ServerConfigError: no KEK although keys exist, or one that cannot open them.
+    """
+    from pathlib import Path
+
+    from tessera.server.storage import keys as key_rows
+
+    with db.read() as conn:
+        stored = bool(key_rows.list_keys(conn))
+    if stored and not settings.kek and not Path(settings.kek_file).exists():
+        raise ServerConfigError(
+            f"no key-encryption key: {settings.kek_file} does not exist, and the database "
+            "holds signing keys sealed with one; give this server the TESSERA_KEK or kek_file "
+            "the others use"
+        )
+    kek = KEK.load(settings.kek, settings.kek_file, create=create)
+    KeyManager(db, kek, settings).check_kek()
+    return kek
+
+
 def _print(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -117,7 +145,11 @@ def _serve(args: argparse.Namespace) -> int:
     log_config = logs.log_config(settings.log_format, access=settings.access_log)
     logging.config.dictConfig(log_config)
     db = _database(settings)
-    kek = KEK.load(settings.kek, settings.kek_file, create=True)
+    try:
+        kek = _kek(settings, db)
+    except ServerConfigError:
+        db.dispose()
+        raise
     for event in KeyManager(db, kek, settings).maintain():
         logging.getLogger("tessera.server").info("keys: %s", event)
     sys.stdout.write(
@@ -183,7 +215,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _key_manager(args: argparse.Namespace, *, create_kek: bool) -> KeyManager:
     settings = _settings(args)
     db = _database(settings)
-    kek = KEK.load(settings.kek, settings.kek_file, create=create_kek)
+    try:
+        kek = _kek(settings, db, create=create_kek)  # a key sealed with another KEK never signs
+    except ServerConfigError:
+        db.dispose()
+        raise
     return KeyManager(db, kek, settings)
 
 

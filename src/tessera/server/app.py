@@ -185,6 +185,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(keys.check_kek)  # another KEK than the keys': do not start
         await run_in_threadpool(context.maintain)
         # Everything loaded so far lives as long as the process: keep it out of GC passes.
         gc.collect()

@@ -195,6 +195,21 @@ class KeyManager:
                     del self._private[kid]
             return snapshot
 
+    def check_kek(self) -> None:
+        """Open every stored key that signs now or will: a server given another key-encryption
+        key than the one they were sealed with (a replica started without it) stops here, at
+        start, instead of answering 503 to every token request.
+
+        Raises:
+            ServerConfigError: a key this KEK cannot open.
+        """
+        now = self.clock()
+        schedule = self.refresh()
+        for row in schedule.rows:
+            live = schedule.state(row, now) in (KeyState.PENDING, KeyState.ACTIVE)
+            if live and row.kid not in self._private:
+                self._load_private(row)
+
     def _load_private(self, row: KeyRow) -> tessera.Key:
         plaintext = self._kek.open(row.private_jwk, row.kid)
         key = tessera.Key.from_jwk(plaintext)
