@@ -353,3 +353,39 @@ def test_clients_cli_registers_openid_settings(server: RunningServer, tmp_path: 
         assert refused.returncode == 2, bad
     listed = cli("clients", "list", "--json", "--database", db, env=env)
     assert "oidc-bad" not in listed.stdout  # refused before the client was created
+
+
+def test_a_pairwise_client_sees_one_sub_in_every_token_and_never_the_user_id(
+    server: RunningServer,
+) -> None:
+    user = server.add_user()
+    client = register(server, subject_type="pairwise", sector_identifier="apps.example")
+    auth = (client.client_id, client.secret or "")
+    with Browser(server) as browser:
+        body = sign_in(server, browser, client, user, scope="openid profile offline_access")
+    refreshed = server.post_token(
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}, auth=auth
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    subs = set()
+    for response in (body, refreshed.json()):
+        for name in ("access_token", "id_token"):
+            claims = tessera.decode_unverified(response[name])[1]
+            assert user.user_id not in json.dumps(claims), name  # no public sub anywhere
+            subs.add(claims["sub"])
+        info = server.http.get(
+            "/userinfo", headers={"Authorization": f"Bearer {response['access_token']}"}
+        )
+        assert info.status_code == 200, info.text
+        subs.add(info.json()["sub"])
+        seen = server.http.post(
+            "/introspect", data={"token": response["access_token"]}, auth=auth
+        ).json()
+        assert seen["active"] is True
+        subs.add(seen["sub"])
+    live = refreshed.json()["refresh_token"]  # the first one was rotated away
+    seen = server.http.post("/introspect", data={"token": live}, auth=auth).json()
+    assert seen["active"] is True
+    subs.add(seen["sub"])
+    assert len(subs) == 1
+    assert user.user_id not in subs

@@ -174,7 +174,7 @@ def create_app(
         db=database,
         keys=keys,
         token_endpoint=TokenEndpoint(settings, database, keys, clock, resolver, id_tokens),
-        token_info=TokenInfo(settings, database, keys, clock, resolver),
+        token_info=TokenInfo(settings, database, keys, clock, resolver, id_tokens),
         clock=clock,
         id_tokens=id_tokens,
         userinfo=UserInfo(settings, database, keys, id_tokens, clock),

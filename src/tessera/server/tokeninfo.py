@@ -23,6 +23,7 @@ from tessera.server.storage.database import Database
 
 if TYPE_CHECKING:
     from tessera.server.cimd import ClientMetadataResolver
+    from tessera.server.oidc.idtoken import IdTokens
 
 __all__ = ["TokenInfo", "UnsupportedTokenType"]
 
@@ -47,11 +48,14 @@ class TokenInfo:
         keys: KeyManager,
         clock: Callable[[], float],
         resolver: ClientMetadataResolver | None = None,
+        id_tokens: IdTokens | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.keys = keys
         self.clock = clock
+        self.id_tokens = id_tokens
+        """Gives a refresh token's ``sub`` as its client sees the person (pairwise or not)."""
         self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
     def _token(self, form: Form, *, revoking: bool = False) -> str:
@@ -117,7 +121,11 @@ class TokenInfo:
             "active": True,
             "token_type": "refresh_token",
             "client_id": row.client_id,
-            "sub": family.user_id,
+            "sub": (
+                family.user_id
+                if self.id_tokens is None
+                else self.id_tokens.subject(conn, client, family.user_id)
+            ),
             "iss": self.settings.issuer,
             "iat": int(row.issued_at),
             "exp": int(row.expires_at),

@@ -78,6 +78,11 @@ def grant(
         # The person was removed: nothing more is issued from their grants.
         grant_rows.revoke_family(conn, family.family_id)
         raise InvalidGrant(_INVALID)
+    # A pairwise client sees its own sub for the person, in every token (OIDC Core sec. 8).
+    registration = id_tokens.registration(conn, client) if id_tokens is not None else None
+    subject = family.user_id
+    if id_tokens is not None:
+        subject = id_tokens.subject(conn, client, family.user_id, registration)
     response = issue_for_grant(
         conn,
         family,
@@ -86,6 +91,7 @@ def grant(
         key=key,
         settings=settings,
         now=now,
+        subject=subject,
     )
     if id_tokens is not None and OPENID in family.scopes:
         response["id_token"] = id_tokens.issue(
@@ -96,5 +102,6 @@ def grant(
             access_token=response["access_token"],
             nonce=row.nonce,
             now=now,
+            registration=registration,
         )
     return response

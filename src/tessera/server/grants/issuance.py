@@ -1,5 +1,6 @@
-"""Tokens for a person's grant: an access token whose ``sub`` is the user, recorded so that
-revoking the grant revokes it, and a new refresh token when the grant has them."""
+"""Tokens for a person's grant: an access token whose ``sub`` is the person as the client
+sees them (the user id, or the client's pairwise subject), recorded so that revoking the grant
+revokes it, and a new refresh token when the grant has them."""
 
 from __future__ import annotations
 
@@ -44,13 +45,15 @@ def issue_for_grant(
     key: tessera.Key,
     settings: Settings,
     now: float,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """The token response for ``family``: a recorded access token, and a refresh token."""
+    """The token response for ``family``: a recorded access token (``sub``: ``subject``,
+    by default the user id), and a refresh token."""
     token = issue_access_token(
         key,
         issuer=settings.issuer,
         client_id=family.client_id,
-        subject=family.user_id,
+        subject=family.user_id if subject is None else subject,
         audience=family.audiences,
         scopes=scopes,
         lifetime=settings.token_lifetime,

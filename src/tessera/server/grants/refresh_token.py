@@ -77,8 +77,19 @@ def grant(
     if not grant_rows.consume_refresh(conn, row.token_hash):
         grant_rows.revoke_family(conn, row.family_id)
         raise InvalidGrant(_REUSED)
+    registration = id_tokens.registration(conn, client) if id_tokens is not None else None
+    subject = family.user_id
+    if id_tokens is not None:
+        subject = id_tokens.subject(conn, client, family.user_id, registration)
     response = issue_for_grant(
-        conn, family, scopes=scopes, refresh=True, key=key, settings=settings, now=now
+        conn,
+        family,
+        scopes=scopes,
+        refresh=True,
+        key=key,
+        settings=settings,
+        now=now,
+        subject=subject,
     )
     if id_tokens is not None and OPENID in scopes:
         response["id_token"] = id_tokens.issue(
@@ -89,5 +100,6 @@ def grant(
             access_token=response["access_token"],
             nonce=None,
             now=now,
+            registration=registration,
         )
     return response

@@ -83,9 +83,22 @@ class IdTokens:
         """The client's ID token algorithm (its registration, else the server default)."""
         return registration.id_token_alg or self.settings.id_token_signing_alg
 
-    def subject(self, conn: Connection, client: ClientRecord, user_id: str) -> str:
-        """The ``sub`` of ``user_id`` as ``client`` sees it."""
-        return subject_of(user_id, client, oidc_clients.find(conn, client.client_id), self.salt)
+    def registration(self, conn: Connection, client: ClientRecord) -> OidcClient:
+        """The client's OpenID registration (defaults when it has none)."""
+        return oidc_clients.find(conn, client.client_id)
+
+    def subject(
+        self,
+        conn: Connection,
+        client: ClientRecord,
+        user_id: str,
+        registration: OidcClient | None = None,
+    ) -> str:
+        """The ``sub`` of ``user_id`` as ``client`` sees it: in its ID tokens, its access
+        tokens, UserInfo and introspection alike."""
+        if registration is None:
+            registration = self.registration(conn, client)
+        return subject_of(user_id, client, registration, self.salt)
 
     def issue(
         self,
@@ -97,9 +110,11 @@ class IdTokens:
         access_token: str | None,
         nonce: str | None,
         now: float,
+        registration: OidcClient | None = None,
     ) -> str:
         """The signed ID token for ``family``'s person, with the claims its scopes release."""
-        registration = oidc_clients.find(conn, client.client_id)
+        if registration is None:
+            registration = self.registration(conn, client)
         alg = self.algorithm(registration)
         issued = int(now)
         claims: dict[str, Any] = {

@@ -83,11 +83,18 @@ class UserInfo:
         if OPENID not in scopes:
             raise InsufficientScopeError("UserInfo needs an access token with openid", (OPENID,))
         with self.db.read() as conn:
-            if grant_rows.is_access_revoked(conn, str(claims["jti"])):
-                raise RejectedTokenError("the access token was revoked", "revoked")
+            # The person comes from the grant that issued the token, never from its sub: a
+            # pairwise client's tokens carry that client's own subject (OIDC Core sec. 8).
+            user_id = grant_rows.person_of_access(conn, str(claims["jti"]))
+            if user_id is None:
+                raise RejectedTokenError(
+                    "the access token was revoked or was not issued to a person", "revoked"
+                )
             client = client_rows.find(conn, str(claims["client_id"]))
-            stored = user_claims(conn, str(claims["sub"]))
+            stored = user_claims(conn, user_id)
             if client is None or not stored:
                 raise RejectedTokenError("the access token's client or person is gone", "revoked")
-            subject = self.id_tokens.subject(conn, client, str(claims["sub"]))
+            subject = self.id_tokens.subject(conn, client, user_id)
+        if subject != claims["sub"]:
+            raise RejectedTokenError("the access token's subject is not its person's", "revoked")
         return {"sub": subject, **released(stored, scopes)}

@@ -41,6 +41,7 @@ __all__ = [
     "insert_refresh",
     "is_access_revoked",
     "lock_family",
+    "person_of_access",
     "purge_expired",
     "record_access",
     "revoke_access",
@@ -311,6 +312,23 @@ def is_access_revoked(conn: Connection, jti: str) -> bool:
     """True when the access token with this ``jti`` was revoked, alone or with its grant."""
     row = conn.execute(select(access_tokens.c.revoked).where(access_tokens.c.jti == jti)).first()
     return row is not None and bool(row[0])
+
+
+def person_of_access(conn: Connection, jti: str) -> str | None:
+    """The user id of the grant that issued the live access token ``jti``; None when the
+    token was revoked (alone or with its grant), not issued from a grant, or is unknown."""
+    row = conn.execute(
+        select(families.c.user_id)
+        .select_from(
+            access_tokens.join(families, access_tokens.c.family_id == families.c.family_id)
+        )
+        .where(
+            access_tokens.c.jti == jti,
+            access_tokens.c.revoked.is_(False),
+            families.c.revoked.is_(False),
+        )
+    ).first()
+    return None if row is None else str(row[0])
 
 
 def purge_expired(conn: Connection, now: float) -> int:
