@@ -165,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         "server_header": False,
         "proxy_headers": False,
         "ws": "none",
+        "http": _serving.http_protocol(settings),  # the request head bounded (431)
     }
     if args.workers == 1:
         app = create_app(settings, db=db, kek=kek)

@@ -9,9 +9,12 @@ worker at a few hundred tokens per second.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bind", "run"]
+if TYPE_CHECKING:
+    from tessera.server.config import Settings
+
+__all__ = ["bind", "http_protocol", "run"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -22,6 +25,15 @@ def bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
+
+
+def http_protocol(settings: Settings) -> Any:
+    """uvicorn's ``http`` option: httptools with the request head bounded by ``settings``
+    (``max_header_size``, ``max_header_line``; see :mod:`tessera.server._headlimits`)."""
+    from tessera.server._headlimits import HeadLimits, protocol
+
+    total = settings.max_header_size
+    return protocol(HeadLimits(total=total, line=min(settings.max_header_line, total)))
 
 
 def run(app: Any, *, host: str, port: int, workers: int, **options: Any) -> None:

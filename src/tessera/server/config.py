@@ -99,6 +99,12 @@ class Settings:
     """The key-encryption key itself (base64url of 32 bytes), from ``TESSERA_KEK`` only."""
     max_body_size: int = 16384
     """Largest request body accepted, in bytes."""
+    max_header_size: int = 16384
+    """Largest request head accepted (request line and header fields), in bytes: 431 beyond,
+    414 for a longer request target."""
+    max_header_line: int = 8192
+    """Largest single header field (name and value) accepted, in bytes: 431 beyond (never
+    more than ``max_header_size``)."""
     assertion_max_lifetime: int = 3600
     """Longest ``exp - now`` accepted for a private_key_jwt client assertion (plus 5 s for
     clocks that differ). An hour by default: Authlib and other mainstream clients sign their
@@ -257,6 +263,8 @@ _FLOATS = {"key_cache_ttl", "maintenance_interval", "fetch_timeout"}
 _INTS = {
     "port",
     "max_body_size",
+    "max_header_size",
+    "max_header_line",
     "login_free_failures",
     "fetch_max_bytes",
     "client_metadata_cache_size",
@@ -399,6 +407,8 @@ def _validated(settings: Settings) -> Settings:
         raise ServerConfigError(
             "client_metadata_cache_min must not exceed client_metadata_cache_max"
         )
+    if settings.max_header_size < 1024:
+        raise ServerConfigError("max_header_size must be at least 1024 bytes")
     token = settings.registration_initial_token
     if token is not None and not 16 <= len(token) <= 512:
         raise ServerConfigError("registration_initial_token must have 16 to 512 characters")
