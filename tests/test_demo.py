@@ -228,6 +228,36 @@ def test_demo_without_the_mcp_sdk_skips_the_mcp_act_saying_how_to_install_it(
     assert story.failures == []
 
 
+def run_printed_commands(text: str) -> None:
+    """The "Try it" lines as a person pastes them: curl for a token, curl with it, the key
+    rotation (a shell line continued with a backslash)."""
+    import json
+    import shlex
+
+    curl = "/usr/bin/curl"
+    if not Path(curl).exists():
+        pytest.skip("no /usr/bin/curl")
+    tried = text.split("Try it:", 1)[1]
+    lines = [line.strip() for line in tried.splitlines() if line.strip().startswith("curl ")]
+    assert len(lines) == 2, tried
+    get_token, call_api = (shlex.split(line) for line in lines)
+    assert "<access_token>" not in lines[0]
+    issued = subprocess.run([curl, *get_token[1:]], capture_output=True, text=True, timeout=30)
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)["access_token"]
+    filled = [arg.replace("<access_token>", token) for arg in call_api]
+    called = subprocess.run([curl, *filled[1:]], capture_output=True, text=True, timeout=30)
+    assert called.returncode == 0, called.stderr
+    assert called.stdout.startswith("HTTP/1.1 200"), called.stdout
+    rotate = re.search(r"^\s*(TESSERA_KEK_FILE=.*\\\n.*keys rotate.*)$", tried, re.MULTILINE)
+    assert rotate, tried
+    rotated = subprocess.run(
+        ["/bin/sh", "-c", rotate.group(1)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "published now" in rotated.stdout
+
+
 def test_serve_keeps_both_running_until_stopped_then_cleans_up() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tessera._demo", "--serve"],
@@ -274,6 +304,7 @@ def test_serve_keeps_both_running_until_stopped_then_cleans_up() -> None:
             api + "/lab", headers={"Authorization": f"Bearer {reply.json()['access_token']}"}
         )
         assert lab.status_code == 200
+        run_printed_commands(text)
         folder = re.search(r"deletes (\S+?)\)", text)
         assert folder
         assert Path(folder.group(1)).exists()

@@ -210,6 +210,9 @@ def test_open_redirect_attempts_are_refused(client: Client, browser: Browser) ->
         ({"response_type": None}, "invalid_request"),
         ({"scope": "admin"}, "invalid_scope"),
         ({"scope": 'read:docs "x'}, "invalid_scope"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"response_mode": "query.jwt"}, "invalid_request"),
     ],
 )
 def test_bad_requests_are_redirected_with_the_error(
@@ -223,6 +226,28 @@ def test_bad_requests_are_redirected_with_the_error(
             params[name] = value
     response = browser.open(params)
     assert_redirected_error(response, error, params["state"])
+
+
+def test_response_modes_are_those_the_metadata_advertises(
+    server: RunningServer, client: Client, browser: Browser
+) -> None:
+    for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+        assert server.http.get(path).json()["response_modes_supported"] == ["query"]
+    accepted = browser.open(auth_params(client, CALLBACK, Pkce.new(), response_mode="query"))
+    assert accepted.status_code == 200
+    assert "Sign in" in accepted.text
+    # the error goes back in the query, never as a fragment (a mode this server does not use)
+    params = auth_params(client, CALLBACK, Pkce.new(), response_mode="fragment")
+    query = assert_redirected_error(browser.open(params), "invalid_request", params["state"])
+    assert "response_mode" in query["error_description"]
+    assert "#" not in browser.open(params).headers["location"]
+    # before the client and its redirect URI are known good, an error page, never a redirect
+    unknown = {**params, "client_id": "no-such-client"}
+    assert_error_page(browser.open(unknown))
+    unregistered = auth_params(
+        client, "https://evil.example/", Pkce.new(), response_mode="fragment"
+    )
+    assert_error_page(browser.open(unregistered))
 
 
 def test_client_without_the_grant_gets_unauthorized_client(

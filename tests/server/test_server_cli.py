@@ -90,7 +90,17 @@ def test_clients_lifecycle(db: str, workdir: Path) -> None:
     assert rotated["client_secret"] != secret
     human = ok(cli("clients", "rotate-secret", added["client_id"], "--database", db))
     assert "shown once" in human
-    duplicate = cli("clients", "add", "reports", "--scope", "a", "--database", db)
+    duplicate = cli(
+        "clients",
+        "add",
+        "reports",
+        "--scope",
+        "a",
+        "--audience",
+        "https://x.example",
+        "--database",
+        db,
+    )
     assert duplicate.returncode == 2
     assert "already exists" in duplicate.stderr
     ok(cli("clients", "remove", "reports", "--database", db))
@@ -111,6 +121,8 @@ def test_clients_add_with_jwks_stores_public_keys_only(db: str, workdir: Path) -
                 "batch",
                 "--scope",
                 "read:docs",
+                "--audience",
+                "https://api.example",
                 "--jwks",
                 str(jwks_file),
                 "--json",
@@ -263,6 +275,8 @@ def test_clients_add_public_and_code_clients(db: str, workdir: Path) -> None:
                 "clients",
                 "add",
                 "spa",
+                "--audience",
+                "https://api.example",
                 "--type",
                 "public",
                 "--scope",
@@ -295,6 +309,8 @@ def test_clients_add_public_and_code_clients(db: str, workdir: Path) -> None:
                 "clients",
                 "add",
                 "web",
+                "--audience",
+                "https://api.example",
                 "--scope",
                 "read:docs offline_access",
                 "--redirect-uri",
@@ -377,3 +393,58 @@ def test_server_with_another_kek_refuses_to_start(db: str, workdir: Path) -> Non
     assert rotate.returncode == 2
     assert "cannot decrypt stored key" in rotate.stderr
     assert _key_rows(db) == stored
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--redirect-uri", "https://app.example/cb"],
+        ["--type", "public", "--redirect-uri", "https://app.example/cb"],
+    ],
+)
+def test_clients_add_without_any_audience_is_refused(db: str, extra: list[str]) -> None:
+    result = cli("clients", "add", "lost", "--scope", "read:docs", *extra, "--database", db)
+    assert result.returncode == 2
+    assert "--audience" in result.stderr
+    assert "default_audience" in result.stderr
+    assert "Traceback" not in result.stderr
+    listed = json.loads(ok(cli("clients", "list", "--json", "--database", db)))
+    assert listed["clients"] == []  # refused before the client exists
+
+
+def test_clients_add_without_audience_gets_default_audience_tokens(
+    databases: Databases, workdir: Path
+) -> None:
+    db = databases.new("sqlite")
+    env = {"TESSERA_DEFAULT_AUDIENCE": "https://api.example", "TESSERA_KEK": ""}
+    added = json.loads(
+        ok(
+            cli(
+                "clients", "add", "svc", "--scope", "read:docs", "--json", "--database", db, env=env
+            )
+        )
+    )
+    assert added["audiences"] == []
+    server = ServeProcess(db, env, workdir)
+    try:
+        server.wait_ready()
+        reply = httpx.post(
+            server.url + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=(added["client_id"], added["client_secret"]),
+        )
+        assert reply.status_code == 200, reply.text
+        claims = tessera.decode_unverified(reply.json()["access_token"])[1]
+        assert claims["aud"] == "https://api.example"
+    finally:
+        server.stop()
+
+
+def test_openid_client_without_audience_is_allowed(db: str) -> None:
+    # an OpenID client's access token is for UserInfo: it needs no API audience
+    added = cli(
+        "clients", "add", "rp", "--scope", "openid profile",
+        "--redirect-uri", "https://rp.example/cb", "--json", "--database", db,
+    )  # fmt: skip
+    assert json.loads(ok(added))["audiences"] == []

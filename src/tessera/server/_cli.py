@@ -189,7 +189,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="append",
         default=[],
         metavar="URI",
-        help="resource it may get tokens for (repeatable; the first is the default aud)",
+        help="the API (resource) its tokens are for (repeatable; the first is the default "
+        "aud); required unless the server has default_audience or the scope has openid",
     )
     add.add_argument(
         "--jwks", metavar="FILE", help="public JWK Set: the client uses private_key_jwt"

@@ -395,6 +395,7 @@ def _clients_add(args: argparse.Namespace) -> int:
             grant_types=args.grant_types,
             client_type=args.client_type,
             redirect_uris=args.redirect_uris,
+            require_audience=not settings.default_audience,
             now=time.time(),
         )
         view = registry.describe(created.record)
@@ -407,12 +408,6 @@ def _clients_add(args: argparse.Namespace) -> int:
             _print({**view, "client_secret": created.secret} if created.secret else view)
         else:
             _show_client(view, created.secret)
-        openid_only = "openid" in created.record.scopes
-        if not created.record.audiences and not settings.default_audience and not openid_only:
-            sys.stderr.write(
-                "tessera: warning: no --audience and no default_audience: token requests must "
-                "name a resource the client may use, so this client cannot get tokens yet\n"
-            )
         return 0
 
     return _with_db(args, action)
@@ -426,7 +421,9 @@ def _clients_list(args: argparse.Namespace) -> int:
         if args.json:
             _print({"clients": views})
         elif not views:
-            sys.stdout.write("no clients: add one with `tessera clients add NAME --scope ...`\n")
+            sys.stdout.write(
+                "no clients: add one with `tessera clients add NAME --scope ... --audience URI`\n"
+            )
         else:
             for view in views:
                 sys.stdout.write(

@@ -29,6 +29,7 @@ from tessera.server.storage.database import Database
 
 __all__ = [
     "CLIENT_TYPES",
+    "NO_AUDIENCE",
     "NewClient",
     "add_client",
     "describe",
@@ -44,6 +45,15 @@ _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 CLIENT_TYPES = ("confidential", "public")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+\Z")  # RFC 8252 sec. 7.1
+
+
+NO_AUDIENCE = (
+    "no --audience and no default_audience: this client could never get a token (every "
+    "request would be invalid_target). Pass --audience URI (the API its tokens are for; "
+    "repeatable), or set default_audience (tessera.toml [server] or TESSERA_DEFAULT_AUDIENCE) "
+    "for the clients registered without one"
+)
+"""Why a client without an audience is refused when the server has no default one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +145,7 @@ def add_client(
     grant_types: Sequence[str] | None = None,
     client_type: str = "confidential",
     redirect_uris: Sequence[str] = (),
+    require_audience: bool = False,
     now: float,
 ) -> NewClient:
     """Register a client: a secret client, a ``private_key_jwt`` one when ``jwks`` is given,
@@ -143,9 +154,13 @@ def add_client(
     Without ``grant_types``, a client with redirect URIs (or a public one) gets
     ``authorization_code`` and ``refresh_token``, any other ``client_credentials``.
 
+    With ``require_audience`` (the server has no ``default_audience``), a client without
+    audiences is refused unless it asks for ``openid`` (its tokens are then for UserInfo):
+    every token request it made would be ``invalid_target``.
+
     Raises:
         AdminError: bad name, scope, audience, redirect URI or JWK Set, unknown or
-            inconsistent grant, or a duplicate name.
+            inconsistent grant, no audience where one is required, or a duplicate name.
     """
     if not _NAME.match(name):
         raise AdminError("a client name is 1-200 printable ASCII characters")
@@ -189,6 +204,8 @@ def add_client(
         client_type=client_type,
         redirect_uris=redirects,
     )
+    if require_audience and not record.audiences and "openid" not in record.scopes:
+        raise AdminError(NO_AUDIENCE)
     try:
         with db.write() as conn:
             client_rows.insert_client(conn, record)
