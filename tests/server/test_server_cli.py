@@ -54,8 +54,8 @@ def test_help_lists_every_command() -> None:
 
 
 def test_db_upgrade_reports_revision(db: str, workdir: Path) -> None:
-    assert "revision 0007" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
-    assert "revision 0007" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0008" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
+    assert "revision 0008" in ok(cli("db", "upgrade", "--database", db, cwd=workdir))
 
 
 def test_clients_lifecycle(db: str, workdir: Path) -> None:

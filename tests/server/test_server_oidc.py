@@ -109,7 +109,7 @@ def test_openid_configuration_is_the_rfc_8414_document_plus_openid_members(
     assert oidc["response_types_supported"] == ["code"]
     assert oidc["request_parameter_supported"] is False
     assert oidc["request_uri_parameter_supported"] is False
-    assert oidc["claims_parameter_supported"] is False
+    assert oidc["claims_parameter_supported"] is True
     assert oidc["backchannel_logout_supported"] is True
 
 

@@ -72,7 +72,7 @@ def code_flow(
         {"ui_locales": "se en-GB"},
         {"claims_locales": "se en"},
         {"acr_values": "1 2"},
-        {"claims": '{"id_token":{"email":{"essential":true}}}'},  # not supported: ignored
+        {"claims": '{"id_token":{"email":{"essential":true}}}'},  # see test_server_oidc_claims
         {"vendor_extension": "ignored"},  # an unknown parameter
         {"max_age": "10000"},
         {"login_hint": "someone"},

@@ -39,7 +39,7 @@ def test_upgrade_from_0001_keeps_clients(databases: Databases, backend: str) -> 
                 "'client_secret_basic', 'client_credentials', 'read', '[]', NULL, 1, 1)"
             )
         migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0007"
+        assert migrate.current_revision(db) == "0008"
         with db.read() as conn:
             record = client_rows.find(conn, "old")
         assert record is not None
@@ -54,7 +54,7 @@ def test_upgrade_from_0001_keeps_clients(databases: Databases, backend: str) -> 
             command.downgrade(config, "0001")  # type: ignore[arg-type]
         assert migrate.current_revision(db) == "0001"
         migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0007"
+        assert migrate.current_revision(db) == "0008"
     finally:
         db.dispose()
 

@@ -8,8 +8,10 @@ redirect URI with ``error``, ``state`` and ``iss`` (RFC 9207).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
@@ -21,6 +23,8 @@ from tessera.server.errors import InvalidScope, InvalidTarget
 from tessera.server.grants import pkce
 from tessera.server.grants.issuance import hash_token
 from tessera.server.grants.scope import granted_audience, granted_scopes
+from tessera.server.oidc.claims import SCOPE_CLAIMS
+from tessera.server.oidc.claims_request import NO_CLAIMS, acr_value
 from tessera.server.oidc.idtoken import OPENID
 from tessera.server.oidc.request import OIDC_PARAMS, OpenIdRequest, parse_openid
 from tessera.server.storage import clients as client_rows
@@ -212,6 +216,7 @@ def validate(
             audiences = granted_audience(resources, client.audiences, settings.default_audience)
     except (InvalidScope, InvalidTarget) as exc:
         raise fail(exc.error, exc.description) from None
+    openid = _checked_claims(openid, client, scopes, settings, fail)
     sent = {name: values[0] for name, values in params.items() if name in AUTHORIZE_PARAMS}
     return AuthorizationRequest(
         client=client,
@@ -224,6 +229,32 @@ def validate(
         params=sent,
         openid=openid,
     )
+
+
+def _checked_claims(
+    openid: OpenIdRequest,
+    client: ClientRecord,
+    scopes: tuple[str, ...],
+    settings: Settings,
+    fail: Callable[[str, str], RedirectError],
+) -> OpenIdRequest:
+    """The claims request kept to what the client may have (the claims of the scopes it may
+    ask for, and ``acr``); nothing for a request without ``openid`` (OIDC Core sec. 5.5).
+
+    Raises:
+        RedirectError: an essential ``acr`` this server cannot meet (sec. 5.5.1.1).
+    """
+    if OPENID not in scopes:
+        return dataclasses.replace(openid, claims=NO_CLAIMS)
+    required = openid.claims.acr_required
+    acr = acr_value(settings.issuer)
+    if required is not None and acr not in required:
+        raise fail(
+            "unmet_authentication_requirements",
+            f"the essential acr cannot be met: people sign in here with a password ({acr})",
+        )
+    allowed = {"acr", *(name for scope in client.scopes for name in SCOPE_CLAIMS.get(scope, ()))}
+    return dataclasses.replace(openid, claims=openid.claims.only(allowed))
 
 
 def issue_code(
@@ -254,6 +285,7 @@ def issue_code(
             created_at=now,
             expires_at=expires_at + 3600,
             sid=sid,
+            claims=request.openid.claims.stored() if request.is_openid else None,
         ),
     )
     grant_rows.insert_code(

@@ -128,15 +128,20 @@ def consent_page(
     scopes: Sequence[str],
     fields: Mapping[str, str],
     client_host: str | None = None,
+    claims: Sequence[str] = (),
 ) -> str:
-    """The consent form: what the application asks for, in words; Allow or Deny."""
-    items = (
-        "".join(
-            f"<li>{escape(describe_scope(scope))} <code>{escape(scope)}</code></li>"
-            for scope in scopes
-        )
-        or "<li>Know that you signed in</li>"
+    """The consent form: what the application asks for, in words; Allow or Deny.
+    ``claims``: details asked for by name beyond the scopes (the OpenID ``claims``
+    parameter), listed as such."""
+    items = "".join(
+        f"<li>{escape(describe_scope(scope))} <code>{escape(scope)}</code></li>" for scope in scopes
     )
+    if claims:
+        items += (
+            "<li>See these details of your profile: "
+            f"{escape(', '.join(claims))} <code>claims</code></li>"
+        )
+    items = items or "<li>Know that you signed in</li>"
     body = (
         f"<h1>Allow {escape(client_name)}?</h1>{_host_note(client_name, client_host)}"
         f"<p class=lead>Signed in as <strong>{escape(username)}</strong>. "

@@ -32,6 +32,8 @@ from tessera.server.authorize import (
 from tessera.server.cimd import is_metadata_url
 from tessera.server.endpoints._http import read_body
 from tessera.server.errors import ClientMetadataError, InvalidRequest
+from tessera.server.oidc.claims import beyond_scopes
+from tessera.server.oidc.claims_request import ClaimsRequest
 from tessera.server.oidc.idtoken import session_id, verify_hint
 from tessera.server.pages import STYLESHEET, consent_page, error_page, signin_page
 from tessera.server.storage import grants as grant_rows
@@ -220,6 +222,7 @@ class _Exchange:
                 client_host=_described_host(request.client),
                 username=username,
                 scopes=request.scopes,
+                claims=beyond_scopes(request.openid.claims.names, request.scopes),
                 fields=self.fields(request),
             ),
             form_targets=_origin(request.redirect_uri),
@@ -239,7 +242,8 @@ class _Exchange:
 
     def needs_sign_in(self, request: AuthorizationRequest, user_id: str) -> bool:
         """True when the signed-in person must sign in (again) for this request: prompt=login
-        or select_account, a max_age exceeded, or an id_token_hint naming someone else.
+        or select_account, a max_age exceeded, or an id_token_hint or a ``claims`` request's
+        ``sub`` value naming someone else.
 
         Raises:
             RedirectError: an id_token_hint that is not an ID token of this server.
@@ -262,17 +266,34 @@ class _Exchange:
                     "id_token_hint is not an ID token issued by this server",
                     request.state,
                 )
-            with context.db.read() as conn:
-                subject = context.id_tokens.subject(conn, request.client, user_id)
-            if not hmac.compare_digest(str(claims["sub"]).encode(), subject.encode()):
+            if not self.is_subject(request, user_id, str(claims["sub"])):
                 return True
-        return False
+        named = openid.claims.sub  # OIDC Core sec. 3.1.2.2: only for the person it names
+        return named is not None and not self.is_subject(request, user_id, named)
+
+    def is_subject(self, request: AuthorizationRequest, user_id: str, sub: str) -> bool:
+        """True when ``sub`` is ``user_id`` as the request's client sees them."""
+        with self.context.db.read() as conn:
+            subject = self.context.id_tokens.subject(conn, request.client, user_id)
+        return hmac.compare_digest(sub.encode(), subject.encode())
 
     def has_grant(self, request: AuthorizationRequest, user_id: str) -> bool:
-        """True when this person already granted this client the requested scopes."""
+        """True when this person already granted this client the requested scopes (and the
+        claims asked for by name beyond them)."""
+        extra = beyond_scopes(request.openid.claims.names, request.scopes)
+
+        def covers(scopes: tuple[str, ...], stored: str | None) -> bool:
+            granted = ClaimsRequest.from_stored(stored).names
+            return not beyond_scopes(set(extra) - granted, scopes)
+
         with self.context.db.read() as conn:
             return grant_rows.has_grant(
-                conn, request.client.client_id, user_id, request.scopes, self.context.clock()
+                conn,
+                request.client.client_id,
+                user_id,
+                request.scopes,
+                self.context.clock(),
+                claims=covers if extra else None,
             )
 
     def issue(self, request: AuthorizationRequest) -> Response:
@@ -423,6 +444,17 @@ async def _login(
             response.headers["Retry-After"] = str(result.retry_after)
             return response
         return exchange.signin(request, error="Wrong user name or password.", username=shown)
+    named = request.openid.claims.sub
+    if named is not None and not await run_in_threadpool(
+        exchange.is_subject, request, result.user.user_id, named
+    ):
+        # The claims request names someone else: no positive answer (OIDC Core 3.1.2.2).
+        raise RedirectError(
+            request.redirect_uri,
+            "access_denied",
+            "the person who signed in is not the one the claims request names",
+            request.state,
+        )
     now = context.clock()
     await run_in_threadpool(exchange.start_session, result.user.user_id, now)
     params = {k: v for k, v in request.params.items() if k not in _SATISFIED_BY_SIGN_IN}

@@ -12,6 +12,7 @@ from tessera.server.config import Settings
 from tessera.server.endpoints._http import json_response
 from tessera.server.grants import GRANT_TYPES, pkce
 from tessera.server.oidc.claims import CLAIMS_SUPPORTED, SCOPE_CLAIMS
+from tessera.server.oidc.claims_request import acr_value
 from tessera.server.oidc.idtoken import OPENID, SUBJECT_TYPES
 from tessera.server.oidc.request import DISPLAYS, PROMPTS
 
@@ -64,7 +65,8 @@ def openid_document(settings: Settings) -> dict[str, Any]:
         "userinfo_signing_alg_values_supported": ["none"],
         "claims_supported": list(CLAIMS_SUPPORTED),
         "claim_types_supported": ["normal"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
+        "acr_values_supported": [acr_value(settings.issuer)],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,

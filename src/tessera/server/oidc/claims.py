@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,6 +16,7 @@ from tessera.server.storage.schema import users
 __all__ = [
     "CLAIMS_SUPPORTED",
     "SCOPE_CLAIMS",
+    "beyond_scopes",
     "checked",
     "released",
     "user_claims",
@@ -54,6 +55,7 @@ CLAIMS_SUPPORTED = (
     "nonce",
     "at_hash",
     "amr",
+    "acr",
     "sid",
     *(name for names in SCOPE_CLAIMS.values() for name in names),
 )
@@ -135,3 +137,10 @@ def released(claims: Mapping[str, Any], scopes: Sequence[str]) -> dict[str, Any]
     """The claims that ``scopes`` release (those the record holds)."""
     wanted = {name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
     return {name: value for name, value in claims.items() if name in wanted}
+
+
+def beyond_scopes(names: Iterable[str], scopes: Sequence[str]) -> list[str]:
+    """The person's claims among ``names`` that ``scopes`` do not release (asked for by name
+    with the ``claims`` parameter: the consent page names them), sorted."""
+    wanted = {name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
+    return sorted(set(names) - wanted - {"acr"})

@@ -17,6 +17,7 @@ from tessera.resource.errors import InsufficientScopeError, RejectedTokenError
 from tessera.server.config import SIGNING_ALGORITHMS, Settings
 from tessera.server.keys import KeyManager
 from tessera.server.oidc.claims import released, user_claims
+from tessera.server.oidc.claims_request import ClaimsRequest, acr_value
 from tessera.server.oidc.idtoken import OPENID, IdTokens
 from tessera.server.storage import clients as client_rows
 from tessera.server.storage import grants as grant_rows
@@ -85,16 +86,24 @@ class UserInfo:
         with self.db.read() as conn:
             # The person comes from the grant that issued the token, never from its sub: a
             # pairwise client's tokens carry that client's own subject (OIDC Core sec. 8).
-            user_id = grant_rows.person_of_access(conn, str(claims["jti"]))
-            if user_id is None:
+            family = grant_rows.grant_of_access(conn, str(claims["jti"]))
+            if family is None:
                 raise RejectedTokenError(
                     "the access token was revoked or was not issued to a person", "revoked"
                 )
             client = client_rows.find(conn, str(claims["client_id"]))
-            stored = user_claims(conn, user_id)
+            stored = user_claims(conn, family.user_id)
             if client is None or not stored:
                 raise RejectedTokenError("the access token's client or person is gone", "revoked")
-            subject = self.id_tokens.subject(conn, client, user_id)
+            subject = self.id_tokens.subject(conn, client, family.user_id)
         if subject != claims["sub"]:
             raise RejectedTokenError("the access token's subject is not its person's", "revoked")
-        return {"sub": subject, **released(stored, scopes)}
+        answer = {"sub": subject, **released(stored, scopes)}
+        # OIDC Core sec. 5.5: the claims asked for by name for UserInfo (kept, when the grant
+        # was made, to those the client may have).
+        for name in sorted(ClaimsRequest.from_stored(family.claims).userinfo):
+            if name == "acr":
+                answer["acr"] = acr_value(self.settings.issuer)
+            elif name in stored:
+                answer.setdefault(name, stored[name])
+        return answer

@@ -16,6 +16,7 @@ and a reuse-revoker (holding the family row, wanting the refresh rows) deadlock 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +36,13 @@ __all__ = [
     "find_code",
     "find_family",
     "find_refresh",
+    "grant_of_access",
     "has_grant",
     "insert_code",
     "insert_family",
     "insert_refresh",
     "is_access_revoked",
     "lock_family",
-    "person_of_access",
     "purge_expired",
     "record_access",
     "revoke_access",
@@ -64,6 +65,9 @@ class FamilyRow:
     expires_at: float
     sid: str | None = None
     """The browser session it was granted in (OpenID logout ends it with the session)."""
+    claims: str | None = None
+    """The claims asked for by name (OIDC Core sec. 5.5, ``acr_values``), as
+    :meth:`ClaimsRequest.stored` wrote them; None when none were."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ def insert_family(conn: Connection, row: FamilyRow) -> None:
             created_at=row.created_at,
             expires_at=row.expires_at,
             sid=row.sid,
+            claims=row.claims,
         )
     )
 
@@ -146,6 +151,7 @@ def _family(conn: Connection, statement: Any) -> FamilyRow | None:
         created_at=float(row.created_at),
         expires_at=float(row.expires_at),
         sid=row.sid,
+        claims=row.claims,
     )
 
 
@@ -160,12 +166,18 @@ def families_of_session(conn: Connection, sid: str) -> list[tuple[str, str, tupl
 
 
 def has_grant(
-    conn: Connection, client_id: str, user_id: str, scopes: tuple[str, ...], now: float
+    conn: Connection,
+    client_id: str,
+    user_id: str,
+    scopes: tuple[str, ...],
+    now: float,
+    claims: Callable[[tuple[str, ...], str | None], bool] | None = None,
 ) -> bool:
-    """True when the person already granted the client (a live grant) at least ``scopes``:
+    """True when the person already granted the client (a live grant) at least ``scopes``,
+    and, with ``claims``, a grant for which ``claims(its scopes, its stored claims)`` holds:
     ``prompt=none`` may then skip the consent page."""
     rows = conn.execute(
-        select(families.c.scopes).where(
+        select(families.c.scopes, families.c.claims).where(
             families.c.client_id == client_id,
             families.c.user_id == user_id,
             families.c.revoked.is_(False),
@@ -173,7 +185,11 @@ def has_grant(
         )
     ).all()
     wanted = set(scopes)
-    return any(wanted <= set(str(row[0]).split()) for row in rows)
+    for row in rows:
+        granted = tuple(str(row[0]).split())
+        if wanted <= set(granted) and (claims is None or claims(granted, row[1])):
+            return True
+    return False
 
 
 def extend_family(conn: Connection, family_id: str, expires_at: float) -> None:
@@ -314,11 +330,11 @@ def is_access_revoked(conn: Connection, jti: str) -> bool:
     return row is not None and bool(row[0])
 
 
-def person_of_access(conn: Connection, jti: str) -> str | None:
-    """The user id of the grant that issued the live access token ``jti``; None when the
-    token was revoked (alone or with its grant), not issued from a grant, or is unknown."""
-    row = conn.execute(
-        select(families.c.user_id)
+def grant_of_access(conn: Connection, jti: str) -> FamilyRow | None:
+    """The grant that issued the live access token ``jti``; None when the token was revoked
+    (alone or with its grant), not issued from a grant, or is unknown."""
+    statement = (
+        select(families)
         .select_from(
             access_tokens.join(families, access_tokens.c.family_id == families.c.family_id)
         )
@@ -327,8 +343,8 @@ def person_of_access(conn: Connection, jti: str) -> str | None:
             access_tokens.c.revoked.is_(False),
             families.c.revoked.is_(False),
         )
-    ).first()
-    return None if row is None else str(row[0])
+    )
+    return _family(conn, statement)
 
 
 def purge_expired(conn: Connection, now: float) -> int:

@@ -131,6 +131,7 @@ families = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("sid", String(64), nullable=True),  # the browser session (OpenID logout)
+    Column("claims", Text, nullable=True),  # claims asked for by name (OIDC Core 5.5)
     Index("ix_token_families_expires_at", "expires_at"),
     Index("ix_token_families_sid", "sid"),
 )
