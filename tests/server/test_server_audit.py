@@ -63,6 +63,8 @@ def test_every_admin_action_is_recorded(db: str, tmp_path: Path) -> None:
     secret = added["client_secret"]
     rotated = json.loads(run(db, tmp_path, "clients", "rotate-secret", "reports", "--json"))
     new_secret = rotated["client_secret"]
+    run(db, tmp_path, "clients", "update", "reports", "--add-scope", "write:docs",
+        "--add-audience", "https://reports.example")  # fmt: skip
     run(db, tmp_path, "users", "add", "alice", "--password-stdin", "--email", "a@example.com",
         stdin=PASSWORD + "\n")  # fmt: skip
     run(db, tmp_path, "users", "set-password", "alice", "--password-stdin",
@@ -80,6 +82,7 @@ def test_every_admin_action_is_recorded(db: str, tmp_path: Path) -> None:
     assert actions == [
         "clients add",
         "clients rotate-secret",
+        "clients update",
         "users add",
         "users set-password",
         "users update",
@@ -102,6 +105,14 @@ def test_every_admin_action_is_recorded(db: str, tmp_path: Path) -> None:
         "redirect_uris": [],
     }
     assert by_action["clients rotate-secret"]["target"] == client_id
+    assert by_action["clients update"]["target"] == client_id
+    assert by_action["clients update"]["details"] == {
+        "name": "reports",
+        "changed": ["scope", "audiences"],
+        "scope": "read:docs write:docs",
+        "audiences": ["https://api.example", "https://reports.example"],
+        "was": {"scope": "read:docs", "audiences": ["https://api.example"]},
+    }
     assert by_action["clients remove"]["details"] == {"name": "reports"}
     assert by_action["users add"]["target"] == "alice"
     assert by_action["users add"]["details"]["claims"] == ["email"]

@@ -20,15 +20,29 @@ examples:
   TESSERA_ISSUER=https://auth.example.com tessera serve --host 0.0.0.0
 """
 
+_CLIENTS_DESCRIPTION = """\
+Register the applications that ask this server for tokens, by the grant they use:
+  client_credentials    a service acting for itself (the default without --redirect-uri):
+                        a secret, or --jwks FILE for private_key_jwt
+  authorization_code    an app acting for a person who signs in at /authorize (PKCE S256):
+                        --redirect-uri URI; with refresh_token unless --grant says otherwise
+  refresh_token         new tokens for the person without signing in again (rotated on use;
+                        ask for the offline_access scope to get one)
+A browser or mobile app holds no secret: --type public (authorization_code + PKCE only).
+Every client needs --audience (the API its tokens are for) unless the server has a
+default_audience, or it only signs people in (scope openid).
+"""
+
 _CLIENTS_EPILOG = """\
 examples:
   tessera clients add reports --scope "read:docs write:docs" --audience https://api.example
   tessera clients add batch --scope read:docs --audience https://api.example --jwks batch.jwks
   tessera clients list
+  tessera clients update reports --add-scope admin:docs --remove-scope write:docs
   tessera clients rotate-secret reports --json
-  tessera clients add web --scope "read:docs offline_access" --audience https://api.example \
+  tessera clients add web --scope "read:docs offline_access" --audience https://api.example \\
       --redirect-uri https://app.example/callback
-  tessera clients add spa --type public --scope read:docs --audience https://api.example \
+  tessera clients add spa --type public --scope read:docs --audience https://api.example \\
       --redirect-uri http://127.0.0.1:5173/callback
 """
 
@@ -49,6 +63,14 @@ examples:
   tessera keys rotate                      # scheduled: publish now, sign in 930 s
   tessera keys rotate --now                # emergency: sign with a new key at once
   tessera keys retire OLD_KID --unpublish  # and refuse the compromised key's tokens
+"""
+
+_UPDATE_EPILOG = """\
+examples:
+  tessera clients update reports --add-audience https://reports.example
+  tessera clients update reports --scope "read:docs"          # replaces every scope
+  tessera clients update web --remove-redirect-uri https://old.example/cb \\
+      --add-redirect-uri https://app.example/cb
 """
 
 _USERS_EPILOG = """\
@@ -94,8 +116,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="run the OAuth 2.0 authorization server",
-        description="Run the authorization server: client_credentials tokens (RFC 9068), "
-        "JWKS with key rotation, RFC 8414 metadata.",
+        description="Run the OAuth 2.0 authorization server and OpenID provider.\n"
+        "Grants: client_credentials, authorization_code (PKCE S256) and refresh_token\n"
+        "(rotated on use). JWT access tokens (RFC 9068), ID tokens and UserInfo, introspection\n"
+        "(RFC 7662) and revocation (RFC 7009), JWKS with key rotation, RFC 8414 and OpenID\n"
+        "discovery metadata; optional dynamic registration and client metadata documents.",
         epilog=_SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -173,6 +198,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     clients = subparsers.add_parser(
         "clients",
         help="register and manage OAuth clients",
+        description=_CLIENTS_DESCRIPTION,
         epilog=_CLIENTS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -216,8 +242,9 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="TYPE",
         dest="grant_types",
         choices=("client_credentials", "authorization_code", "refresh_token"),
-        help="allowed grant (repeatable); default authorization_code + refresh_token with "
-        "--redirect-uri or --type public, else client_credentials",
+        help="allowed grant (repeatable): client_credentials, authorization_code or "
+        "refresh_token; default authorization_code + refresh_token with --redirect-uri or "
+        "--type public, else client_credentials",
     )
     add.add_argument(
         "--post-logout-redirect-uri",
@@ -250,6 +277,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="OpenID: id_token_signed_response_alg (default id_token_signing_alg, RS256)",
     )
     add.set_defaults(server_command="clients add", handler=_handler)
+    _add_clients_update(clients_sub)
     for name, help_text in (
         ("list", "every client"),
         ("show", "one client (by name or id)"),
@@ -264,6 +292,55 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         child.set_defaults(server_command=f"clients {name}", handler=_handler)
     _add_users(subparsers)
     _add_audit(subparsers)
+
+
+def _add_clients_update(clients_sub: argparse._SubParsersAction[Any]) -> None:
+    update = clients_sub.add_parser(
+        "update",
+        help="change a client's scopes, audiences or redirect URIs (its id and secret stay)",
+        description="Change what a client may ask for; its id, secret and keys stay.\n"
+        "--scope, --audience and --redirect-uri replace the whole list; the --add- and\n"
+        "--remove- forms change one entry. Access tokens already issued keep what they were\n"
+        "given until they expire, and refresh tokens keep their grant's scopes: revoke them\n"
+        "(POST /revoke) to take a scope back at once.",
+        epilog=_UPDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(update)
+    _json(update)
+    update.add_argument("client", metavar="NAME_OR_ID")
+    update.add_argument("--scope", help='the new scopes, replacing all, e.g. "read:docs"')
+    for flag, dest, metavar, what, whole in (
+        ("scope", "scopes", "SCOPE", "a scope", ""),
+        ("audience", "audiences", "URI", "an audience", "audiences"),
+        ("redirect-uri", "redirect_uris", "URI", "a redirect URI", "redirect URIs"),
+    ):
+        if whole:
+            update.add_argument(
+                f"--{flag}",
+                action="append",
+                default=[],
+                metavar=metavar,
+                dest="audience" if flag == "audience" else dest,
+                help=f"the new {whole}, replacing all (repeatable)",
+            )
+        update.add_argument(
+            f"--add-{flag}",
+            action="append",
+            default=[],
+            metavar=metavar,
+            dest=f"add_{dest}",
+            help=f"add {what} (repeatable)",
+        )
+        update.add_argument(
+            f"--remove-{flag}",
+            action="append",
+            default=[],
+            metavar=metavar,
+            dest=f"remove_{dest}",
+            help=f"remove {what} (repeatable)",
+        )
+    update.set_defaults(server_command="clients update", handler=_handler)
 
 
 def _add_audit(subparsers: argparse._SubParsersAction[Any]) -> None:

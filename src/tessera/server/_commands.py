@@ -23,7 +23,28 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(args.config, database=args.database, **extra)
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file with mode 0600, like the key-encryption key: it holds
+    the hashes of secrets, refresh tokens and passwords and the people's claims. SQLite gives
+    its -wal and -shm files the database file's mode."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("sqlite"):
+        return
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists (its mode is the owner's choice), or SQLite will say why not
+        return
+    os.close(fd)
+
+
 def _database(settings: Settings) -> Database:
+    _private_sqlite_file(settings.database)
     db = Database(settings.database, pool_size=2)
     migrate.upgrade(db)
     return db
@@ -413,6 +434,62 @@ def _clients_add(args: argparse.Namespace) -> int:
     return _with_db(args, action)
 
 
+def _clients_update(args: argparse.Namespace) -> int:
+    from tessera.server import registry
+
+    def words(values: list[str]) -> tuple[str, ...]:
+        return tuple(word for value in values for word in value.split())
+
+    scopes = registry.ListChange(
+        tuple(args.scope.split()) if args.scope is not None else None,
+        words(args.add_scopes),
+        words(args.remove_scopes),
+    )
+    audiences = registry.ListChange(
+        tuple(args.audience) if args.audience else None,
+        tuple(args.add_audiences),
+        tuple(args.remove_audiences),
+    )
+    redirects = registry.ListChange(
+        tuple(args.redirect_uris) if args.redirect_uris else None,
+        tuple(args.add_redirect_uris),
+        tuple(args.remove_redirect_uris),
+    )
+
+    def action(db: Database, settings: Settings) -> int:
+        before, after = registry.update_client(
+            db,
+            args.client,
+            scopes=scopes,
+            audiences=audiences,
+            redirect_uris=redirects,
+            require_audience=not settings.default_audience,
+            now=time.time(),
+        )
+        old, new = registry.describe(before), registry.describe(after)
+        changed = [
+            name for name in ("scope", "audiences", "redirect_uris") if old[name] != new[name]
+        ]
+        _audit(
+            db,
+            "clients update",
+            after.client_id,
+            name=after.name,
+            changed=changed,
+            **{name: new[name] for name in changed},
+            was={name: old[name] for name in changed},
+        )
+        if args.json:
+            _print(new)
+        else:
+            _show_client(new)
+            if not changed:
+                sys.stdout.write("(nothing changed: it already had these)\n")
+        return 0
+
+    return _with_db(args, action)
+
+
 def _clients_list(args: argparse.Namespace) -> int:
     from tessera.server import registry
 
@@ -717,6 +794,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "keys rotate": _keys_rotate,
     "keys retire": _keys_retire,
     "clients add": _clients_add,
+    "clients update": _clients_update,
     "clients list": _clients_list,
     "clients show": _clients_show,
     "clients remove": _clients_remove,

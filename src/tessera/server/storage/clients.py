@@ -25,6 +25,7 @@ __all__ = [
     "insert_registered",
     "list_all",
     "replace_registered",
+    "set_lists",
 ]
 
 
@@ -271,6 +272,23 @@ def set_secret_hash(conn: Connection, client_id: str, secret_hash: str, now: flo
         update(clients)
         .where(clients.c.client_id == client_id)
         .values(secret_hash=secret_hash, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def set_lists(conn: Connection, record: ClientRecord) -> bool:
+    """Store an administrator's change to a client's scopes, audiences and redirect URIs;
+    False when there is no such client (or it registered itself: RFC 7592 manages those)."""
+    result = conn.execute(
+        update(clients)
+        .where(clients.c.client_id == record.client_id)
+        .where(clients.c.registration_token_hash.is_(None))
+        .values(
+            scopes=" ".join(record.scopes),
+            audiences=json.dumps(list(record.audiences)),
+            redirect_uris=json.dumps(list(record.redirect_uris)),
+            updated_at=record.updated_at,
+        )
     )
     return bool(result.rowcount)
 
