@@ -13,63 +13,14 @@ import select
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from rawhttp import get, read_response, send
 from serverhelp import Databases, ServeProcess
 
 from tessera.server.config import load_settings
 from tessera.server.errors import ServerConfigError
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    seconds: float
-
-    def error(self) -> dict[str, str]:
-        assert self.headers["content-type"] == "application/json", self.headers
-        return dict(json.loads(self.body))
-
-
-def read_answer(sock: socket.socket, started: float) -> Answer:
-    """One HTTP/1.1 response (with Content-Length) from ``sock``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "closed inside the body"
-        body += chunk
-    return Answer(status, headers, body[:length], time.perf_counter() - started)
-
-
-def send(port: int, request: bytes) -> Answer:
-    """Send ``request`` on a new connection; the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        started = time.perf_counter()
-        sock.sendall(request)
-        return read_answer(sock, started)
-
-
-def get(path: str = "/healthz", fields: list[tuple[str, str]] | None = None) -> bytes:
-    """A GET request with ``fields`` besides Host."""
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in fields or []]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def serve(databases: Databases, folder: Path, env: dict[str, str] | None = None) -> ServeProcess:
@@ -142,9 +93,9 @@ def test_second_request_on_a_kept_alive_connection_is_bounded_too(port: int) -> 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         for _ in range(3):
             sock.sendall(get(fields=[("X-Small", "a" * 6000)]))
-            assert read_answer(sock, time.perf_counter()).status == 200
+            assert read_response(sock, time.perf_counter()).status == 200
         sock.sendall(get(fields=[("X-Small", "a" * 6000)] * 3))  # 18 KB in all
-        assert read_answer(sock, time.perf_counter()).status == 431
+        assert read_response(sock, time.perf_counter()).status == 431
 
 
 def test_head_trickled_in_small_pieces_is_cut_off_at_the_limit(port: int) -> None:
@@ -157,7 +108,7 @@ def test_head_trickled_in_small_pieces_is_cut_off_at_the_limit(port: int) -> Non
             sock.sendall(f"X-Piece-{sent:06d}: {'p' * 82}\r\n".encode())  # 100 bytes
             sent += 100
             time.sleep(0.001)
-        answer = read_answer(sock, started)
+        answer = read_response(sock, started)
     assert answer.status == 431
     assert 16_000 < sent <= 20_000, f"answered after {sent} bytes of head fields"
 
@@ -173,12 +124,48 @@ def test_limits_are_settings(databases: Databases, tmp_path: Path) -> None:
         server.stop()
 
 
+def test_head_not_complete_within_the_header_timeout_is_408(
+    databases: Databases, tmp_path: Path, figures: Callable[[str], None]
+) -> None:
+    server = serve(databases, tmp_path, {"TESSERA_HEADER_TIMEOUT": "1"})
+    address = ("127.0.0.1", server.port)
+    try:
+        with (
+            socket.create_connection(address, timeout=10) as slow,
+            socket.create_connection(address, timeout=10) as idle,
+            socket.create_connection(address, timeout=10) as kept,
+        ):
+            started = time.perf_counter()
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            kept.sendall(get())
+            assert read_response(kept, started).status == 200
+            kept.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next head, never finished
+            while not select.select([slow], [], [], 0.2)[0]:  # a byte every 200 ms
+                assert time.perf_counter() - started < 10, "no answer to a trickled head"
+                slow.sendall(b"a")
+            answer = read_response(slow, started)
+            assert idle.recv(1) == b""  # closed without an answer: it never sent a byte
+            idle_closed = time.perf_counter() - started
+            second = read_response(kept, started)
+        figures(
+            f"header_timeout 1 s: trickled head answered {answer.status} after "
+            f"{answer.seconds:.2f} s, silent connection closed after {idle_closed:.2f} s"
+        )
+        assert answer.status == 408
+        assert answer.error()["error_description"] == ("the request head did not arrive within 1 s")
+        assert second.status == 408
+        assert send(server.port, get()).status == 200
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"TESSERA_MAX_HEADER_SIZE": "512"}, "max_header_size must be at least 1024"),
         ({"TESSERA_MAX_HEADER_LINE": "0"}, "max_header_line must be a positive"),
         ({"TESSERA_MAX_HEADER_SIZE": "big"}, "max_header_size must be a positive"),
+        ({"TESSERA_HEADER_TIMEOUT": "0"}, "header_timeout must be a positive"),
     ],
 )
 def test_unusable_limits_are_refused_by_name(env: dict[str, str], message: str) -> None:

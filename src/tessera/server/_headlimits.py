@@ -1,7 +1,8 @@
-"""Bounds on the request head (request line and header fields), like the body's 16 KB.
+"""Bounds on the request head (request line and header fields), like the body's 16 KB, in
+size and in time.
 
 uvicorn's httptools protocol reads a head of any size: httptools has no limit of its own (h11
-has ``h11_max_incomplete_event_size``, but parses in Python, several times slower). This
+has ``h11_max_incomplete_event_size``, but parses in pure Python). This
 protocol counts what a client sends until its head is complete and refuses, before the app
 sees anything:
 
@@ -9,11 +10,15 @@ sees anything:
   ``total`` bytes (many small fields count together): ``431 Request Header Fields Too Large``
   (RFC 6585 sec. 5);
 * a request target longer than ``total`` bytes: ``414 URI Too Long`` (the endpoints bound
-  their queries further: ``/authorize`` at 8 KB, ``/logout`` at 12 KB).
+  their queries further: ``/authorize`` at 8 KB, ``/logout`` at 12 KB);
+* a head still incomplete ``timeout`` seconds after its first byte (or a new connection
+  that sent nothing for that long, closed without an answer): ``408 Request Timeout``, so
+  slow clients cannot hold connections open indefinitely (uvicorn's keep-alive timeout only
+  covers the wait between requests).
 
 The answer is an RFC 6749-shaped JSON ``invalid_request`` naming the limit, and the connection
 is closed. Bytes are counted as they arrive, so a client trickling an endless head is cut off
-at ``total`` bytes, however slowly it sends them.
+at ``total`` bytes, or at ``timeout``, whichever comes first.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ LINGER = 2.0
 
 @dataclass(frozen=True, slots=True)
 class HeadLimits:
-    """The largest request head accepted, in bytes."""
+    """The largest request head accepted, in bytes, and how long it may take to arrive."""
 
     total: int
     """Request line and every header field together."""
     line: int
     """One header field, name and value."""
+    timeout: float
+    """Seconds from a connection's opening or a head's first byte to its end."""
 
 
 class _Refused(Exception):
@@ -60,6 +67,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: tuple[int, str] | None = None
         self._refused = False
         self._linger: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._begun = False
+        """A request head has begun (its first byte was parsed) and is not complete."""
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # answered: drop the rest (see _refuse)
@@ -87,10 +97,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().data_received(data[room:])
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._begun = True
         if self._head is None:  # a keep-alive connection's next request
             self._head = 0
+            self._arm()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -108,6 +124,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if size > self._limits.total:
             self._stop(431, f"the request line and headers exceed {self._limits.total} bytes")
         self._head = None
+        self._begun = False
+        self._disarm()
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -116,6 +134,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(*self._refusal)
         else:
             super().send_400_response(msg)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self._limits.timeout, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if self._head is None or self._refused or self.transport.is_closing():
+            return
+        if not self._begun:  # an idle new connection: nothing to answer
+            self.transport.close()
+            return
+        self._refuse(408, f"the request head did not arrive within {self._limits.timeout:g} s")
 
     def _stop(self, status: int, description: str) -> None:
         self._refusal = (status, description)
@@ -150,6 +186,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._linger is not None:
             self._linger.cancel()
+        self._disarm()
         super().connection_lost(exc)
 
 

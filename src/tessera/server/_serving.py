@@ -29,11 +29,13 @@ def bind(host: str, port: int) -> socket.socket:
 
 def http_protocol(settings: Settings) -> Any:
     """uvicorn's ``http`` option: httptools with the request head bounded by ``settings``
-    (``max_header_size``, ``max_header_line``; see :mod:`tessera.server._headlimits`)."""
+    (``max_header_size``, ``max_header_line``, ``header_timeout``; see
+    :mod:`tessera.server._headlimits`)."""
     from tessera.server._headlimits import HeadLimits, protocol
 
     total = settings.max_header_size
-    return protocol(HeadLimits(total=total, line=min(settings.max_header_line, total)))
+    line = min(settings.max_header_line, total)
+    return protocol(HeadLimits(total=total, line=line, timeout=settings.header_timeout))
 
 
 def run(app: Any, *, host: str, port: int, workers: int, **options: Any) -> None:

@@ -105,6 +105,9 @@ class Settings:
     max_header_line: int = 8192
     """Largest single header field (name and value) accepted, in bytes: 431 beyond (never
     more than ``max_header_size``)."""
+    header_timeout: float = 30.0
+    """Seconds a client has to send a request's head (line and headers) from its first byte,
+    or from connecting: 408 after (slow clients cannot hold connections indefinitely)."""
     assertion_max_lifetime: int = 3600
     """Longest ``exp - now`` accepted for a private_key_jwt client assertion (plus 5 s for
     clocks that differ). An hour by default: Authlib and other mainstream clients sign their
@@ -259,7 +262,7 @@ _DURATIONS = {
     "client_metadata_cache_min",
     "client_metadata_cache_max",
 }
-_FLOATS = {"key_cache_ttl", "maintenance_interval", "fetch_timeout"}
+_FLOATS = {"key_cache_ttl", "maintenance_interval", "fetch_timeout", "header_timeout"}
 _INTS = {
     "port",
     "max_body_size",
