@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tessera._install import install_hint
+
 if TYPE_CHECKING:
     from tessera.debugger._app import create_app
 
@@ -21,7 +23,7 @@ def __getattr__(name: str) -> Any:
             from tessera.debugger._app import create_app
         except ModuleNotFoundError as exc:  # pragma: no cover - depends on installed extras
             raise ImportError(
-                f"the debugger needs the server extra: pip install 'tessera-jwt[server]' ({exc})"
+                f"the debugger needs the server extra: {install_hint('server')} ({exc})"
             ) from exc
         return create_app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ModuleNotFoundError:
-        sys.stderr.write("tessera: the debugger needs: pip install 'tessera-jwt[server]'\n")
+        from tessera._install import install_hint
+
+        sys.stderr.write(f"tessera: the debugger needs: {install_hint('server')}\n")
         return 2
     port = int(args.port)
     if not 0 <= port <= 65535:

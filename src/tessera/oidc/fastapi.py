@@ -15,10 +15,12 @@ annotations (or pass it as the parameter's default).
 # No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations.
 from typing import Any
 
+from tessera._install import install_hint
+
 try:
     from fastapi import FastAPI, HTTPException, Request
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("the FastAPI integration needs: pip install 'tessera-jwt[fastapi]'") from exc
+    raise ImportError(f"the FastAPI integration needs: {install_hint('fastapi')}") from exc
 
 from tessera.oidc import starlette as _starlette
 from tessera.oidc.web import User

@@ -13,10 +13,12 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from tessera._install import install_hint
+
 try:
     from flask import Flask, Response, request
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("the Flask integration needs: pip install 'tessera-jwt[flask]'") from exc
+    raise ImportError(f"the Flask integration needs: {install_hint('flask')}") from exc
 
 from tessera.oidc.web import SignIn as _SyncSignIn
 from tessera.oidc.web import User, WebReply

@@ -8,14 +8,14 @@
 
 from __future__ import annotations
 
+from tessera._install import install_hint
+
 try:
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the Starlette integration needs: pip install 'tessera-jwt[fastapi]'"
-    ) from exc
+    raise ImportError(f"the Starlette integration needs: {install_hint('fastapi')}") from exc
 
 from tessera.oidc.web import AsyncSignIn, User, WebReply
 

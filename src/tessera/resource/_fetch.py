@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from tessera._install import install_hint
 from tessera.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ __all__ = [
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_HINT = "fetching keys needs httpx: pip install 'tessera-jwt[fastapi]' or 'tessera-jwt[flask]'"
+_HINT = f"fetching keys needs httpx: {install_hint('fastapi')}"
 # Fetches are minutes apart, so no connection is kept open between them (and none leaks when
 # the event loop that made it is gone).
 _HEADERS = {

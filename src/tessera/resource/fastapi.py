@@ -18,6 +18,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tessera._install import install_hint
+
 try:
     from fastapi import FastAPI, HTTPException, Request, Response, Security
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -30,7 +32,7 @@ try:
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("the FastAPI integration needs: pip install 'tessera-jwt[fastapi]'") from exc
+    raise ImportError(f"the FastAPI integration needs: {install_hint('fastapi')}") from exc
 
 from tessera.errors import ConfigurationError
 from tessera.resource._bearer import Challenge, Reply, as_bearer_error, bearer_token

@@ -16,10 +16,12 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from tessera._install import install_hint
+
 try:
     from flask import Flask, Response, g, request
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("the Flask integration needs: pip install 'tessera-jwt[flask]'") from exc
+    raise ImportError(f"the Flask integration needs: {install_hint('flask')}") from exc
 
 from tessera.errors import ConfigurationError
 from tessera.resource._bearer import Challenge, as_bearer_error, parse_authorization

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from tessera._install import install_hint
+
 __all__ = ["add_commands", "run"]
 
 _SERVE_EPILOG = """\
@@ -445,9 +447,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"tessera: {exc}\n")
         return int(getattr(exc, "exit_code", 2))
     except ImportError as exc:
-        sys.stderr.write(
-            f"tessera: {exc}; install the server extra: pip install 'tessera-jwt[server]'\n"
-        )
+        sys.stderr.write(f"tessera: {exc}; install the server extra: {install_hint('server')}\n")
         return 2
     except Exception as exc:
         from sqlalchemy.exc import OperationalError
