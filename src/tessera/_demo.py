@@ -48,7 +48,8 @@ EXPECTED = {
     "vault-courier": {"/lobby": 200, "/lab": 403, "/vault": 200},
 }
 API_COOLDOWN = 1.0
-"""The demo API re-asks the issuer for its JWKS at most this often (the toolkit's default: 30 s)."""
+"""The demo API re-asks the issuer for its JWKS at most this often (the toolkit's default: 30 s,
+5 s for a kid it does not know)."""
 STATS_PATH = "/_demo/jwks-fetches"
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 

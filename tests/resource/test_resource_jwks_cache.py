@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -53,15 +55,145 @@ def test_cache_control_max_age_is_clamped_between_floor_and_ceiling(
     assert cache.plan("a", lifetime) is Action.REFRESH
 
 
-def test_unknown_kid_fetches_at_most_once_per_cooldown(keys: tessera.KeySet) -> None:
+def keyset(*kids: str) -> tessera.KeySet:
+    return tessera.KeySet([tessera.Key.generate("ES256", kid=kid).public() for kid in kids])
+
+
+def fetch_times(
+    cache: JWKSCache,
+    kids: Iterator[str],
+    start: float,
+    end: float,
+    step: float,
+    answer: Callable[[float], tessera.KeySet],
+) -> list[float]:
+    """Ask for a kid every ``step`` seconds; each fetch planned is answered by ``answer``."""
+    times = []
+    now = start
+    while now < end:
+        kid = next(kids)
+        action = cache.plan(kid, now)
+        if action in (Action.FETCH, Action.REFRESH):
+            cache.begin(now, kid)
+            cache.succeeded(answer(now), None, now)
+            times.append(now)
+        now = round(now + step, 6)
+    return times
+
+
+def made_up() -> Iterator[str]:
+    return (f"made-up-{n}" for n in itertools.count())
+
+
+def test_an_unknown_kid_fetches_once_the_short_cooldown_has_passed(keys: tessera.KeySet) -> None:
     cache = warm(keys)
-    assert cache.plan("new", 10) is Action.USE  # fetched 10 s ago: cooling down
-    assert cache.plan("new", 30) is Action.FETCH
-    cache.begin(30)
-    cache.succeeded(keys, None, 30)
-    assert cache.plan("new", 59) is Action.USE
-    assert cache.plan("new", 60) is Action.FETCH
+    assert cache.plan("new", 4.9) is Action.USE  # fetched 4.9 s ago: cooling down
+    assert cache.plan("new", 5) is Action.FETCH  # unknown_kid_cooldown, not the 30 s cooldown
+    cache.begin(5, "new")
+    rotated = keyset("a", "new")
+    cache.succeeded(rotated, None, 5)
+    assert cache.plan("new", 5) is Action.USE
+    assert cache.result("new", 5) is rotated
     assert cache.fetches == 2
+
+
+def test_made_up_kids_back_off_to_one_fetch_per_cooldown(keys: tessera.KeySet) -> None:
+    cache = warm(keys)
+    times = fetch_times(cache, made_up(), 0.1, 300, 0.1, lambda now: keys)
+    assert times == [5, 15, 35, 65, 95, 125, 155, 185, 215, 245, 275]  # 5, 10, 20, then 30 s
+    assert cache.misses == 11
+
+
+def test_a_fetch_that_brings_a_new_key_ends_the_backoff(keys: tessera.KeySet) -> None:
+    cache = warm(keys)
+    times = fetch_times(cache, made_up(), 0.1, 40, 0.1, lambda now: keys)
+    assert times == [5, 15, 35]
+    assert cache.plan("rotated", 64.9) is Action.USE  # backed off to 30 s after three misses
+    assert cache.plan("rotated", 65) is Action.FETCH
+    cache.begin(65, "rotated")
+    cache.succeeded(keyset("a", "rotated"), None, 65)
+    assert cache.misses == 0
+    assert cache.plan("next", 69.9) is Action.USE
+    assert cache.plan("next", 70) is Action.FETCH  # 5 s again
+
+
+def test_a_refresh_of_expired_keys_ends_the_backoff(keys: tessera.KeySet) -> None:
+    cache = warm(keys)
+    fetch_times(cache, made_up(), 0.1, 40, 0.1, lambda now: keys)
+    assert cache.misses == 3
+    assert cache.plan("a", 334.9) is Action.USE
+    assert cache.plan("a", 335) is Action.REFRESH  # 300 s after the last fetch, at 35
+    cache.begin(335, "a")
+    cache.succeeded(keys, None, 335)
+    assert cache.misses == 0  # a refresh no made-up kid caused
+    assert cache.plan("rotated", 340) is Action.FETCH
+
+
+def test_unknown_kids_never_fetch_more_often_than_the_cap(keys: tessera.KeySet) -> None:
+    """Made-up kids cost the issuer at most max_fetches_per_minute, even when every fetch
+    brings a new key (an issuer rotating constantly) and the cooldowns would allow more."""
+    eager = CachePolicy(cooldown=1, unknown_kid_cooldown=0, max_fetches_per_minute=10)
+    cache = JWKSCache(eager)
+    serial = itertools.count()
+    times = fetch_times(cache, made_up(), 0, 600, 0.05, lambda now: keyset(f"k{next(serial)}"))
+    assert 95 <= len(times) <= 100
+    assert all(later - earlier > 59.999 for earlier, later in zip(times, times[10:], strict=False))
+
+
+def test_the_cap_counts_every_fetch_and_shows_in_retry_after(keys: tessera.KeySet) -> None:
+    policy = CachePolicy(cooldown=0, unknown_kid_cooldown=0, min_ttl=0, max_fetches_per_minute=3)
+    cache = JWKSCache(policy)
+    for now in (0, 1):
+        assert cache.plan(None, now) in (Action.FETCH, Action.REFRESH)
+        cache.begin(now)
+        cache.succeeded(keys, 0, now)  # expires at once: each lookup wants a refresh
+    assert cache.plan("new", 2) is Action.FETCH
+    cache.begin(2, "new")
+    cache.failed("down", 2)
+    assert cache.plan("a", 3) is Action.USE  # three fetches in the last minute: the cap
+    with pytest.raises(KeysUnavailableError) as caught:
+        cache.result("new", 3)
+    assert caught.value.retry_after == 57  # when the fetch at 0 leaves the window
+    assert cache.plan("a", 60) is Action.REFRESH
+
+
+def test_after_a_failed_fetch_an_unknown_kid_waits_the_full_cooldown(
+    keys: tessera.KeySet,
+) -> None:
+    cache = warm(keys)
+    cache.begin(100, "new")
+    cache.failed("down", 100)
+    assert cache.plan("new", 105) is Action.USE
+    with pytest.raises(KeysUnavailableError):
+        cache.result("new", 105)  # the issuer cannot say whether the key is new: 503
+    assert cache.plan("new", 130) is Action.FETCH
+
+
+def test_the_unknown_kid_cooldown_never_exceeds_the_cooldown(keys: tessera.KeySet) -> None:
+    cache = JWKSCache(CachePolicy(cooldown=0))
+    cache.begin(0)
+    cache.succeeded(keys, None, 0)
+    assert cache.plan("new", 0) is Action.FETCH
+
+
+def test_an_old_style_policy_refetches_an_unknown_kid_once_per_cooldown(
+    keys: tessera.KeySet,
+) -> None:
+    cache = JWKSCache(CachePolicy(unknown_kid_cooldown=30))
+    cache.begin(0)
+    cache.succeeded(keys, None, 0)
+    assert cache.plan("new", 29) is Action.USE
+    assert cache.plan("new", 30) is Action.FETCH
+
+
+def test_unknown_kid_lookups_are_counted(keys: tessera.KeySet) -> None:
+    cache = warm(keys)
+    cache.result("a", 1)
+    cache.result(None, 1)
+    assert cache.unknown_kids == 0
+    cache.result("new", 1)
+    cache.result("other", 2)
+    assert cache.unknown_kids == 2
 
 
 def test_requests_wait_for_the_fetch_in_flight_unless_the_keys_suffice(
@@ -145,12 +277,19 @@ def test_parses_cache_control(headers: dict[str, str], expected: float | None) -
 
 
 @pytest.mark.parametrize(
-    "field", ["default_ttl", "min_ttl", "max_ttl", "cooldown", "stale_if_error"]
+    "field",
+    ["default_ttl", "min_ttl", "max_ttl", "cooldown", "unknown_kid_cooldown", "stale_if_error"],
 )
 @pytest.mark.parametrize("value", [-1, float("inf"), float("nan"), True, "60"])
 def test_policy_refuses_unusable_durations(field: str, value: object) -> None:
     with pytest.raises(tessera.ConfigurationError):
         CachePolicy(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0, -1, 10_001, True, 1.5, "10"])
+def test_policy_refuses_an_unusable_fetch_cap(value: object) -> None:
+    with pytest.raises(tessera.ConfigurationError):
+        CachePolicy(max_fetches_per_minute=value)  # type: ignore[arg-type]
 
 
 def test_policy_refuses_a_floor_above_the_ceiling() -> None:

@@ -276,15 +276,43 @@ def test_honours_the_cache_control_floor(clock: FakeClock) -> None:
     assert recorder.count(JWKS_URL) == 1
 
 
-def test_unknown_kid_refreshes_once_per_cooldown(clock: FakeClock) -> None:
+def test_unknown_kid_refreshes_once_per_unknown_kid_cooldown_backing_off(
+    clock: FakeClock,
+) -> None:
     client, recorder = client_for({JWKS_URL: jwks_route()}, clock)
     client.get_keys("k1")
     for _ in range(10):
         assert "ghost" not in client.get_keys("ghost")
-    assert recorder.count(JWKS_URL) == 1  # within the cooldown of the first fetch
-    clock.advance(30)
+    assert recorder.count(JWKS_URL) == 1  # within 5 s of the first fetch
+    clock.advance(5)
     for _ in range(10):
         client.get_keys("ghost")
+    assert recorder.count(JWKS_URL) == 2
+    clock.advance(5)
+    client.get_keys("ghost")
+    assert recorder.count(JWKS_URL) == 2  # that fetch found no ghost: 10 s now
+    clock.advance(5)
+    client.get_keys("ghost")
+    assert recorder.count(JWKS_URL) == 3
+    assert client.unknown_kids == 22
+
+
+def test_a_key_rotated_in_at_once_is_fetched_after_the_unknown_kid_cooldown(
+    clock: FakeClock,
+) -> None:
+    new = tessera.Key.generate("ES256", kid="k2")
+    published = [KEY]
+
+    def route(request: httpx.Request) -> httpx.Response:
+        return jwks_route(*published)(request)
+
+    client, recorder = client_for({JWKS_URL: route}, clock)
+    client.get_keys("k1")
+    published.append(new)
+    clock.advance(4)
+    assert "k2" not in client.get_keys("k2")
+    clock.advance(1)
+    assert "k2" in client.get_keys("k2")
     assert recorder.count(JWKS_URL) == 2
 
 
@@ -453,11 +481,14 @@ async def test_async_client_caches_and_refreshes_unknown_kids_once(clock: FakeCl
     async with client:
         assert "k1" in await client.get_keys("k1")
         await client.get_keys("ghost")
-        clock.advance(30)
+        clock.advance(5)
         await client.get_keys("ghost")
         await client.get_keys("ghost")
+        clock.advance(5)
+        await client.get_keys("ghost")  # backed off to 10 s: that fetch found no ghost
     assert recorder.count(JWKS_URL) == 2
     assert client.fetches == 2
+    assert client.unknown_kids == 4
 
 
 async def test_async_stampede_of_a_thousand_tasks_causes_one_fetch(clock: FakeClock) -> None:

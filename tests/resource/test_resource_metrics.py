@@ -42,6 +42,9 @@ def test_fetches_and_failures_are_exported(issuer: IssuerStandIn) -> None:
         assert after[("tessera_resource_jwks_fetch_failures_total", url)] == 0
         assert after[("tessera_resource_jwks_fetches_total", broken)] == 1
         assert after[("tessera_resource_jwks_fetch_failures_total", broken)] == 1
+        assert after[("tessera_resource_jwks_unknown_kid_total", url)] == 0
+        assert "ghost" not in client.get_keys("ghost")  # within the unknown-kid cooldown
+        assert _samples(registry)[("tessera_resource_jwks_unknown_kid_total", url)] == 1
         assert issuer.jwks_requests == 1
     finally:
         client.close()
@@ -53,7 +56,7 @@ def test_the_toolkit_imports_without_prometheus_client() -> None:
         "import sys; sys.modules['prometheus_client'] = None\n"
         "import tessera.resource as r\n"
         "c = r.JWKSClient('https://idp.example/jwks.json')\n"
-        "assert c.fetches == 0 and c.fetch_failures == 0\n"
+        "assert c.fetches == 0 and c.fetch_failures == 0 and c.unknown_kids == 0\n"
         "assert 'prometheus_client' not in [m for m in sys.modules if sys.modules[m]]\n"
         "try:\n    import tessera.resource.prometheus\nexcept ImportError:\n    print('ok')\n"
     )

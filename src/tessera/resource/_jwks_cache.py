@@ -1,9 +1,14 @@
 """The JWKS cache as a state machine with no I/O: the sync and async clients both drive it.
 
-It decides *when* to fetch (cold cache, ``Cache-Control`` expiry, unknown ``kid``), enforces a
-cooldown between fetches so unknown ``kid`` values cannot make us hammer the issuer (attack
-catalogue #52), keeps one fetch in flight, and keeps serving the last good keys while the issuer
-is down (stale-if-error). Time is always passed in, so tests move the clock instead of sleeping.
+It decides *when* to fetch (cold cache, ``Cache-Control`` expiry, unknown ``kid``), keeps one
+fetch in flight, and keeps serving the last good keys while the issuer is down (stale-if-error).
+Time is always passed in, so tests move the clock instead of sleeping.
+
+Unknown ``kid`` values cannot make us hammer the issuer (attack catalogue #52): after a good
+fetch an unknown ``kid`` may cause the next one only ``unknown_kid_cooldown`` later (a key
+rotated in at once is picked up within seconds), that wait doubles after each such fetch that
+brought no new key (made-up ``kid`` values decay to one fetch per ``cooldown``), and
+``max_fetches_per_minute`` caps every fetch whatever its cause.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import enum
 import json
 import logging
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +31,30 @@ __all__ = ["Action", "CachePolicy", "JWKSCache", "load_keyset", "parse_max_age"]
 logger = logging.getLogger("tessera.resource")
 
 
+_DURATIONS = (
+    "default_ttl",
+    "min_ttl",
+    "max_ttl",
+    "cooldown",
+    "unknown_kid_cooldown",
+    "stale_if_error",
+)
+_WINDOW = 60.0  # seconds over which max_fetches_per_minute counts
+
+
 @dataclass(frozen=True, slots=True)
 class CachePolicy:
     """How long keys live and how often the issuer may be asked (all values in seconds).
 
     ``min_ttl``/``max_ttl`` clamp the ``Cache-Control: max-age`` the issuer sends;
     ``default_ttl`` applies when it sends none. ``cooldown`` is the least time between two
-    fetches (an unknown ``kid`` or a failure never causes more). ``stale_if_error`` is how long
-    past their expiry cached keys are still used while the issuer cannot be reached.
+    fetches after a failed one, or to refresh expired keys. ``unknown_kid_cooldown`` is the
+    least time after a good fetch before a token naming an unknown ``kid`` may cause another
+    (never more than ``cooldown``); it doubles, up to ``cooldown``, after each such fetch that
+    brought no new key, and falls back once a fetch brings one or refreshes expired keys.
+    ``max_fetches_per_minute`` bounds all fetches in any 60 s, whatever their cause.
+    ``stale_if_error`` is how long past their expiry cached keys are still used while the
+    issuer cannot be reached.
     """
 
     default_ttl: float = 300.0
@@ -41,9 +62,11 @@ class CachePolicy:
     max_ttl: float = 86400.0
     cooldown: float = 30.0
     stale_if_error: float = 86400.0
+    unknown_kid_cooldown: float = 5.0
+    max_fetches_per_minute: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("default_ttl", "min_ttl", "max_ttl", "cooldown", "stale_if_error"):
+        for name in _DURATIONS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigurationError(f"{name} must be a number of seconds")
@@ -51,6 +74,14 @@ class CachePolicy:
                 raise ConfigurationError(f"{name} must be a finite, non-negative number")
         if not self.min_ttl <= self.max_ttl:
             raise ConfigurationError("min_ttl must not exceed max_ttl")
+        cap = self.max_fetches_per_minute
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 10_000:
+            raise ConfigurationError("max_fetches_per_minute must be an integer from 1 to 10000")
+
+    def kid_cooldown(self, misses: int) -> float:
+        """The wait before an unknown ``kid`` may cause a fetch, after ``misses`` fetches in a
+        row for unknown ``kid`` values that brought no new key."""
+        return min(self.cooldown, self.unknown_kid_cooldown * 2.0 ** min(misses, 32))
 
     def ttl(self, max_age: float | None) -> float:
         """A fresh key set's lifetime: the issuer's ``max_age`` clamped to the floor/ceiling."""
@@ -162,7 +193,11 @@ class JWKSCache:
         "fetches",
         "in_flight",
         "keys",
+        "misses",
         "policy",
+        "recent",
+        "unknown_kids",
+        "wanted",
     )
 
     def __init__(self, policy: CachePolicy) -> None:
@@ -174,23 +209,39 @@ class JWKSCache:
         self.failure: str | None = None
         self.in_flight = False
         self.fetches = 0
+        self.misses = 0
+        """Fetches in a row for an unknown ``kid`` that brought no new key (the backoff)."""
+        self.unknown_kids = 0
+        """Lookups answered with keys that lack the ``kid`` asked for (the token is refused)."""
+        self.wanted: str | None = None
+        self.recent: deque[float] = deque(maxlen=policy.max_fetches_per_minute)
 
     def _has(self, kid: str | None) -> bool:
         keys = self.keys
         return keys is not None and (kid is None or kid in keys)
+
+    def _allowed(self, now: float, wait: float) -> bool:
+        """Whether a fetch may start: ``wait`` since the last one, and under the cap."""
+        if now < self.attempted_at + wait:
+            return False
+        recent = self.recent
+        return len(recent) < self.policy.max_fetches_per_minute or now >= recent[0] + _WINDOW
 
     def plan(self, kid: str | None, now: float) -> Action:
         """What to do to answer a lookup for ``kid`` (None: the token names no key) at ``now``."""
         have = self._has(kid)
         if self.in_flight:
             return Action.USE if have else Action.WAIT
-        cooling = now < self.attempted_at + self.policy.cooldown
+        policy = self.policy
         if have:
-            if now < self.expires_at or cooling:
+            if now < self.expires_at or not self._allowed(now, policy.cooldown):
                 return Action.USE
             return Action.REFRESH
-        # No keys yet, or the kid is unknown: fetch unless we asked the issuer very recently.
-        return Action.USE if cooling else Action.FETCH
+        if self.keys is None or self.failure is not None:
+            # No keys yet, or the issuer failed us last time: ask again once per cooldown.
+            return Action.FETCH if self._allowed(now, policy.cooldown) else Action.USE
+        # The issuer answered and the kid is unknown: maybe a key rotated in at once.
+        return Action.FETCH if self._allowed(now, policy.kid_cooldown(self.misses)) else Action.USE
 
     def fresh(self, kid: str | None, now: float) -> KeySet | None:
         """The keys when they are fresh, the last fetch succeeded and they answer for ``kid``.
@@ -208,14 +259,23 @@ class JWKSCache:
             return keys
         return None
 
-    def begin(self, now: float) -> None:
-        """A fetch starts now."""
+    def begin(self, now: float, kid: str | None = None) -> None:
+        """A fetch starts now, for a lookup of ``kid``."""
         self.in_flight = True
         self.attempted_at = now
         self.fetches += 1
+        self.recent.append(now)
+        self.wanted = kid if self.keys is not None and not self._has(kid) else None
 
     def succeeded(self, keys: KeySet, max_age: float | None, now: float) -> None:
         """The fetch returned ``keys``, fresh for ``max_age`` seconds (None: not said)."""
+        old = self.keys
+        gained = old is None or any(key.kid is not None and key.kid not in old for key in keys)
+        if gained or self.wanted is None:
+            self.misses = 0  # a new key, or a refresh no token asked for: back to the short wait
+        else:
+            self.misses += 1  # a kid the issuer does not know: wait longer next time
+        self.wanted = None
         self.keys = keys
         self.fetched_at = now
         self.expires_at = now + self.policy.ttl(max_age)
@@ -226,6 +286,7 @@ class JWKSCache:
         """The fetch failed; cached keys, if any, are kept (stale-if-error)."""
         self.failure = reason
         self.in_flight = False
+        self.wanted = None
         if self.keys is not None:
             age = now - self.fetched_at
             logger.warning(
@@ -234,7 +295,11 @@ class JWKSCache:
 
     def retry_after(self, now: float) -> int:
         """Whole seconds until the next fetch may start (for a 503's ``Retry-After``)."""
-        return max(1, math.ceil(self.attempted_at + self.policy.cooldown - now))
+        at = self.attempted_at + self.policy.cooldown
+        recent = self.recent
+        if len(recent) >= self.policy.max_fetches_per_minute:
+            at = max(at, recent[0] + _WINDOW)
+        return max(1, math.ceil(at - now))
 
     def result(self, kid: str | None, now: float) -> KeySet:
         """The keys to verify with.
@@ -263,4 +328,6 @@ class JWKSCache:
                     "the token's signing key is unknown and the issuer cannot be reached",
                     self.retry_after(now),
                 )
+        elif kid is not None and kid not in keys:
+            self.unknown_kids += 1
         return keys

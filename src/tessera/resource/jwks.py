@@ -2,8 +2,9 @@
 
 :class:`JWKSClient` and :class:`AsyncJWKSClient` are thin drivers of one sans-I/O cache
 (:mod:`tessera.resource._jwks_cache`): ``Cache-Control`` honoured within a floor and a ceiling,
-at most one fetch per cooldown for unknown ``kid`` values, a single fetch in flight however
-many requests wait, and the last good keys kept while the issuer is down. The URL comes from
+an unknown ``kid`` refetched within seconds (``unknown_kid_cooldown``, backing off while made-up
+kids find nothing, all fetches capped per minute), a single fetch in flight however many
+requests wait, and the last good keys kept while the issuer is down. The URL comes from
 configuration or discovery, never from a token (attack catalogue #14, #52).
 
 >>> client = JWKSClient("https://idp.example/jwks.json")  # nothing is fetched yet
@@ -128,6 +129,12 @@ class _Remote:
         return self._cache.fetches
 
     @property
+    def unknown_kids(self) -> int:
+        """How many lookups named a ``kid`` the cached keys lack and were answered without it
+        (their tokens were refused): a burst follows an immediate rotation or made-up kids."""
+        return self._cache.unknown_kids
+
+    @property
     def source(self) -> str:
         """The JWKS URL, or the issuer whose metadata will name it."""
         return self._url or f"{self._issuer} (discovery)"
@@ -236,7 +243,7 @@ class JWKSClient(_Remote):
                 if not self._cond.wait(self._fetch_policy.timeout * 4):
                     break  # the fetch in flight is stuck: answer with what there is
             if action in (Action.FETCH, Action.REFRESH):
-                cache.begin(now)
+                cache.begin(now, kid)
         if action in (Action.FETCH, Action.REFRESH):
             self._refresh()
         return cache.result(kid, self._clock())
@@ -335,7 +342,7 @@ class AsyncJWKSClient(_Remote):
             if task is None or task.get_loop() is not loop:
                 return cache.result(kid, self._clock())
         else:
-            cache.begin(now)
+            cache.begin(now, kid)
             task = self._task = loop.create_task(self._refresh())
         if action is not Action.REFRESH:
             await asyncio.shield(task)

@@ -57,7 +57,8 @@ signs until then, then stays published until its last token has expired.
 --now is for a compromised key: the new key signs at once, before verifiers have it. A
 verifier that fetched the JWKS less than its refetch cooldown ago rejects every token signed
 by the new key until that cooldown ends: up to 30 s with the defaults of jose
-(cooldownDuration), Nimbus JOSE+JWT (rate limit) and tessera.resource (cooldown).
+(cooldownDuration) and Nimbus JOSE+JWT (rate limit), up to 5 s with tessera.resource
+(unknown_kid_cooldown; up to 30 s while it is being sent made-up kids).
 Tokens signed by the old key keep verifying until it leaves JWKS; to stop them as well, also
 run `tessera keys retire OLD_KID --unpublish`.
 
@@ -176,7 +177,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--now",
         action="store_true",
         help="sign with the new key at once; verifiers that fetched JWKS within their refetch "
-        "cooldown (30 s by default) reject its tokens until it ends (see below)",
+        "cooldown (30 s in jose and Nimbus, 5 s in tessera.resource) reject its tokens until "
+        "it ends (see below)",
     )
     rotate.add_argument(
         "--alg",

@@ -307,7 +307,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 _ROTATE_NOW_WARNING = """\
 tessera: warning: {kid} signs now, before verifiers have it. A verifier that fetched the JWKS
   less than its refetch cooldown ago rejects every token {kid} signs until that cooldown ends:
-  up to 30 s with the defaults of jose, Nimbus JOSE+JWT and tessera.resource.
+  up to 30 s with the defaults of jose and Nimbus JOSE+JWT, up to 5 s with tessera.resource.
   Unless the old key is compromised, rotate without --now: the new key is then published
   {period} s before it signs, and no verifier rejects a token. If it is compromised, also run
   `tessera keys retire OLD_KID --unpublish` so its tokens stop verifying.

@@ -287,7 +287,8 @@ class KeyManager:
         a new key, published now, signing after one JWKS cache period.
 
         With ``immediately`` the new key signs at once; verifiers that cache JWKS then meet
-        an unknown ``kid`` and must refetch (the resource toolkit does, once per cooldown).
+        an unknown ``kid`` and must refetch (the resource toolkit does within 5 s by default;
+        jose and Nimbus JOSE+JWT within 30 s): until then they refuse its tokens.
 
         Raises:
             ServerConfigError: a rotation is already pending, or ``alg`` has no ring.
