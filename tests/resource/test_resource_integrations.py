@@ -439,3 +439,44 @@ async def test_fastapi_a_scope_list_is_judged_by_each_dependency_own_rules() -> 
         for _ in range(2):  # the second round answers from the per-route memo
             assert (await client.get("/any", headers=only_a)).status_code == 200
             assert (await client.get("/all", headers=only_a)).status_code == 403
+
+
+async def test_fastapi_serves_the_metadata_its_verifier_implies_unless_told_not_to() -> None:
+    key = tessera.Key.generate("ES256", kid="k")
+    api = "https://api.example/v1"
+    derived = Verifier(issuer="https://i.example", keys=key.public(), audience=api)
+    several = Verifier(issuer="https://i.example", keys=key.public(), audience=[api, "urn:x"])
+    cases = {
+        "derived": FastAPIBearerAuth(derived, scopes={"lab:enter": "the lab"}),
+        "off": FastAPIBearerAuth(derived, metadata=False),
+        "several": FastAPIBearerAuth(several),
+    }
+    answers = {}
+    for name, auth in cases.items():
+        app = FastAPI()
+        auth.install(app)
+
+        @app.get("/lab")
+        async def lab(token: Annotated[AccessToken, Security(auth)]) -> dict[str, str]:
+            return {}
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            document = await client.get("/.well-known/oauth-protected-resource/v1")
+            refused = await client.get("/lab")
+        answers[name] = (document, refused.headers["www-authenticate"])
+    document, challenge = answers["derived"]
+    assert document.json() == {
+        "resource": api,
+        "authorization_servers": ["https://i.example"],
+        "scopes_supported": ["lab:enter"],
+        "bearer_methods_supported": ["header"],
+    }
+    expected = "https://api.example/.well-known/oauth-protected-resource/v1"
+    assert challenge == f'Bearer resource_metadata="{expected}"'
+    for name in ("off", "several"):
+        document, challenge = answers[name]
+        assert document.status_code == 404, name
+        assert challenge == "Bearer", name
+    assert several.audiences == ("https://api.example/v1", "urn:x")
+    assert ProtectedResourceMetadata.for_verifier(several) is None

@@ -8,7 +8,8 @@ and each route's scopes, and handlers receive a typed :class:`AccessToken`.
 
 Every failure is an RFC 6750 reply with the right status, never a 500. Without
 :meth:`BearerAuth.install` the reply body is FastAPI's ``{"detail": {...}}``; with it, the flat
-``{"error": ..., "error_description": ...}`` body, and the RFC 9728 document is served.
+``{"error": ..., "error_description": ...}`` body, and the RFC 9728 document is served (the one
+given as ``metadata``, or by default the one the verifier's audience URL and issuers imply).
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the dependency's parameter
@@ -16,7 +17,7 @@ Every failure is an RFC 6750 reply with the right status, never a 500. Without
 import copy
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from tessera._install import install_hint
 
@@ -70,6 +71,11 @@ class BearerAuth(SecurityBase):
     code when ``authorization_url`` is given) listing ``scopes`` (name -> description);
     without it, an HTTP bearer scheme. ``requirements`` apply to every route using it.
 
+    Without ``metadata``, the RFC 9728 document is the one the verifier implies (see
+    :meth:`ProtectedResourceMetadata.for_verifier`: its one audience URL as the resource, its
+    issuers, ``scopes``), so challenges carry ``resource_metadata`` and :meth:`install`
+    serves it; ``metadata=False`` turns that off.
+
     Raises:
         ConfigurationError: not a Verifier, or a realm that cannot be quoted.
     """
@@ -79,7 +85,7 @@ class BearerAuth(SecurityBase):
         verifier: Verifier,
         *,
         realm: str | None = None,
-        metadata: ProtectedResourceMetadata | None = None,
+        metadata: ProtectedResourceMetadata | Literal[False] | None = None,
         token_url: str | None = None,
         authorization_url: str | None = None,
         scopes: Mapping[str, str] | None = None,
@@ -90,8 +96,10 @@ class BearerAuth(SecurityBase):
         if not isinstance(verifier, Verifier):
             raise ConfigurationError("BearerAuth needs a tessera.resource.Verifier")
         self.verifier = verifier
-        self.challenge = Challenge(realm, metadata)
-        self.metadata = metadata
+        if metadata is None:
+            metadata = ProtectedResourceMetadata.for_verifier(verifier, scopes=scopes or ())
+        self.metadata: ProtectedResourceMetadata | None = metadata or None
+        self.challenge = Challenge(realm, self.metadata)
         self.requirements = tuple(requirements)
         self._own_scopes: frozenset[str] = frozenset()
         self._scope_checks: dict[tuple[str, ...], Requirement] = {}

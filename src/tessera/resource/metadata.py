@@ -12,12 +12,16 @@ sec. 3.1), and its URL goes into every ``WWW-Authenticate`` challenge as ``resou
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tessera.errors import ConfigurationError
 from tessera.resource._fetch import check_url
+
+if TYPE_CHECKING:
+    from tessera.resource.verifier import Verifier
 
 __all__ = ["WELL_KNOWN", "ProtectedResourceMetadata"]
 
@@ -49,6 +53,25 @@ class ProtectedResourceMetadata:
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise ConfigurationError(f"{name} must be a tuple of strings")
             object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def for_verifier(
+        cls, verifier: Verifier, *, scopes: Iterable[str] = ()
+    ) -> ProtectedResourceMetadata | None:
+        """The document a verifier implies: its one audience is the resource identifier and
+        its issuers the authorization servers. None when it accepts several audiences, or one
+        that is not an https (or loopback http) URL: then only the application knows its
+        resource identifier.
+
+        >>> # ProtectedResourceMetadata.for_verifier(Verifier.from_issuer(iss, audience=api))
+        """
+        audiences = verifier.audiences
+        if len(audiences) != 1:
+            return None
+        try:
+            return cls(audiences[0], verifier.issuers, tuple(dict.fromkeys(scopes)))
+        except ConfigurationError:
+            return None
 
     @property
     def path(self) -> str:

@@ -270,6 +270,12 @@ class Verifier:
         return tuple(self._sources)
 
     @property
+    def audiences(self) -> tuple[str, ...]:
+        """The accepted audiences (``aud`` values), sorted."""
+        audience = self._audience
+        return (audience,) if isinstance(audience, str) else tuple(sorted(audience))
+
+    @property
     def is_async(self) -> bool:
         """Whether some issuer's keys come from an async source (then only averify works)."""
         return bool(self._async)
