@@ -96,7 +96,7 @@ def test_the_readme_fastapi_example_signs_a_person_in_and_out(
     assert login.status_code == 303
     assert login.headers["location"].startswith(provider.issuer + "/auth?")
     set_cookie = login.headers["set-cookie"]
-    assert "tessera_session_login=" in set_cookie
+    assert "tessera_rp_session_login=" in set_cookie
     assert "httponly" in set_cookie.lower()
     assert "samesite=lax" in set_cookie.lower()
     callback = person.go(login.headers["location"])
@@ -111,7 +111,7 @@ def test_the_readme_fastapi_example_signs_a_person_in_and_out(
     done = browser.get(callback)
     assert done.status_code == 303
     assert done.headers["location"] == "/"
-    assert "tessera_session=" in done.headers["set-cookie"]
+    assert "tessera_rp_session=" in done.headers["set-cookie"]
 
     me = browser.get(app.url + "/")
     assert me.status_code == 200
@@ -141,7 +141,7 @@ def test_a_forged_session_cookie_is_no_session(
     )
     with httpx.Client() as browser:
         for value in (forged, "garbage", "x" * 5000):
-            browser.cookies.set("tessera_session", value)
+            browser.cookies.set("tessera_rp_session", value)
             assert browser.get(app.url + "/").status_code == 303
 
 
@@ -163,7 +163,7 @@ def test_a_callback_without_a_pending_sign_in_or_with_an_error(
         )
         assert reply.status_code == 400
         assert "access_denied" in reply.text
-        assert "tessera_session_login=" in reply.headers["set-cookie"]  # deleted
+        assert "tessera_rp_session_login=" in reply.headers["set-cookie"]  # deleted
 
 
 def test_flask_sign_in_and_out(provider: NodeProvider) -> None:
@@ -290,7 +290,7 @@ def test_a_session_too_big_for_a_cookie_gives_up_the_extras_first() -> None:
         token = verifier.verify(tessera.encode(id_claims(groups=["g" * 40] * groups), key))
         reply = web._session(make_tokens({"access_token": "a"}, token, "openid"), userinfo, "/")
         assert len(reply.cookies[0].value) <= 4000
-        user = web.session_user({"tessera_session": reply.cookies[0].value})
+        user = web.session_user({"tessera_rp_session": reply.cookies[0].value})
         assert user is not None
         assert user.sub == "alice"
         return user

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import Depends, FastAPI
-from serverhelp import RunningServer, User, bound_socket, hidden_fields, query_of
+from serverhelp import Pkce, RunningServer, User, bound_socket, hidden_fields, query_of
 
 from tessera.oidc import AuthorizationError, RelyingParty
 from tessera.oidc.fastapi import SignIn
@@ -157,3 +157,58 @@ def test_the_fastapi_helper_signs_a_person_in_with_tessera(server: RunningServer
         assert ended.status_code == 303, ended.text
         assert ended.headers["location"].startswith(base + "/")
         assert browser.get(base + "/").status_code == 303
+
+
+def test_the_apps_sign_in_keeps_the_servers_session_on_the_same_host(
+    server: RunningServer,
+) -> None:
+    """Browsers keep cookies per host, not per port: an app and tessera serve both on
+    127.0.0.1 write into one cookie jar. With the helper's default cookie name, signing in to
+    the app keeps the person's session at Tessera (prompt=none then gets a code, no
+    login_required) and the app keeps its own session."""
+    user = person(server)
+    sock = bound_socket()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client_id, secret = register(server, base)
+    sign_in = SignIn(
+        issuer=server.url,
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uri=base + "/auth/callback",
+        secret_key=secrets.token_urlsafe(32),
+    )
+    app = FastAPI()
+    sign_in.install(app)
+
+    @app.get("/")
+    async def home(signed_in: SignedIn = Depends(sign_in.user)) -> dict[str, Any]:  # noqa: B008
+        return {"sub": signed_in.sub}
+
+    with serving(app, sock), httpx.Client(timeout=10, follow_redirects=False) as browser:
+        login = browser.get(base + "/auth/login")
+        callback = sign_in_at_tessera(browser, server, login.headers["location"], user)
+        assert browser.get(callback).status_code == 303
+        kept = {(cookie.name, cookie.domain) for cookie in browser.cookies.jar}
+        assert ("tessera_session", "127.0.0.1") in kept  # tessera serve's, on plain http
+        assert (sign_in.cookie_name, "127.0.0.1") in kept
+        pkce = Pkce.new()
+        again = browser.get(
+            server.url + "/authorize",
+            params={
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": base + "/auth/callback",
+                "scope": "openid profile email",
+                "state": "s",
+                "nonce": "n",
+                "prompt": "none",
+                "code_challenge": pkce.challenge,
+                "code_challenge_method": "S256",
+            },
+        )
+        assert again.status_code == 303, again.text
+        answer = query_of(again.headers["location"])
+        assert "error" not in answer, answer
+        assert answer["code"]
+        assert browser.get(base + "/").json() == {"sub": user.user_id}
+    assert sign_in.cookie_name == "tessera_rp_session"

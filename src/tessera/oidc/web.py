@@ -7,6 +7,12 @@ single-use, 10-minute cookie bound to this browser; the session in another encry
 redirect back is a top-level GET, which Lax lets through) and ``Secure`` when the app is on
 https. ``return_to`` is only ever a local path, so the login route is no open redirect.
 
+The session cookie is ``tessera_rp_session`` by default (``cookie_name``; the pending sign-in
+is that name + ``_login``): not ``tessera_session``, the name of ``tessera serve``'s own
+session cookie on plain http. Browsers keep cookies per host, not per port, so an app on
+``127.0.0.1:3000`` and the provider on ``127.0.0.1:8000`` using one name would overwrite each
+other's session. Two apps on one host need two names.
+
 Framework glue: :mod:`tessera.oidc.starlette`, :mod:`tessera.oidc.fastapi`,
 :mod:`tessera.oidc.flask`.
 """
@@ -37,7 +43,15 @@ from tessera.oidc.flow import AuthorizationRequest, Tokens
 from tessera.resource.discovery import DiscoveryError
 from tessera.resource.errors import KeysUnavailableError
 
-__all__ = ["AsyncSignIn", "Cookie", "SignIn", "User", "WebReply", "safe_return_to"]
+__all__ = [
+    "DEFAULT_COOKIE_NAME",
+    "AsyncSignIn",
+    "Cookie",
+    "SignIn",
+    "User",
+    "WebReply",
+    "safe_return_to",
+]
 
 _LOGIN_PURPOSE = "login"
 _SESSION_PURPOSE = "session"
@@ -116,6 +130,10 @@ def _failure(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, InvalidToken):
         return 401, f"The sign-in could not be verified ({exc.code})."
     return 400, "The sign-in failed."
+
+
+DEFAULT_COOKIE_NAME = "tessera_rp_session"
+"""The session cookie's default name (distinct from ``tessera serve``'s ``tessera_session``)."""
 
 
 class _Core:
@@ -290,7 +308,7 @@ class AsyncSignIn(_Core):
         post_logout_redirect_uri: str | None = None,
         session_lifetime: float = 8 * 3600,
         fetch_userinfo: bool = True,
-        cookie_name: str = "tessera_session",
+        cookie_name: str = DEFAULT_COOKIE_NAME,
         login_path: str = "/auth/login",
         logout_path: str = "/auth/logout",
         secure: bool | None = None,
@@ -385,7 +403,7 @@ class SignIn(_Core):
         post_logout_redirect_uri: str | None = None,
         session_lifetime: float = 8 * 3600,
         fetch_userinfo: bool = True,
-        cookie_name: str = "tessera_session",
+        cookie_name: str = DEFAULT_COOKIE_NAME,
         login_path: str = "/auth/login",
         logout_path: str = "/auth/logout",
         secure: bool | None = None,
