@@ -5,7 +5,8 @@
 the keys come from the issuer's published JWKS (found by discovery), never from a shared secret.
 
 Run it: ``python -m tessera.demo_api --issuer http://127.0.0.1:8000 --audience demo-api``
-(the API docs with the OAuth2 scheme are at ``/docs``).
+(the API docs with the OAuth2 scheme are at ``/docs``, served with their Swagger UI assets:
+no CDN, so they work offline).
 """
 
 # No ``from __future__ import annotations``: FastAPI evaluates the routes' annotations, which
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Security
+from fastapi_offline import FastAPIOffline
 
 from tessera.jose.jwk import Key, KeySet
 from tessera.resource import (
@@ -87,10 +89,13 @@ def create_app(
         scopes=DOORS,
         description="Access tokens (RFC 9068 at+jwt) from " + issuer,
     )
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from this API (fastapi-offline's packaged
+    # copies under /static-offline-docs), not from a CDN: the page works without internet.
+    app = FastAPIOffline(
         title="The secured building",
         description="A badge (an OAuth access token) opens doors by its scopes.",
         version="1.0",
+        swagger_ui_parameters={"validatorUrl": None},  # no call to the online validator
     )
     auth.install(app)
     app.state.verifier = verifier
