@@ -206,6 +206,55 @@ def test_private_key_jwt_client_authenticates_with_keys_from_its_jwks_uri(
     assert without.status_code == 401  # a confidential client must prove itself
 
 
+def _key_client(host: DocumentHost, name: str) -> tuple[str, tessera.Key]:
+    """A private_key_jwt URL client whose document no one has fetched yet."""
+    key = tessera.Key.generate("ES256", kid=f"{name}-1")
+    jwks_url = host.put(f"/{name}/jwks.json", tessera.KeySet([key.public()]).to_jwks())
+    path = f"/{name}/client.json"
+    url = host.put(
+        path,
+        document(host.url(path), token_endpoint_auth_method="private_key_jwt", jwks_uri=jwks_url),
+    )
+    return url, key
+
+
+def _assertion(server: RunningServer, url: str, key: tessera.Key, jti: str) -> dict[str, str]:
+    now = int(server.clock())
+    claims = {"iss": url, "sub": url, "aud": server.url, "exp": now + 60, "jti": jti}
+    return {
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": tessera.encode(claims, key),
+    }
+
+
+def test_private_key_jwt_url_client_introspects_and_revokes(
+    server: RunningServer, host: DocumentHost
+) -> None:
+    machine = server.add_client()
+    issued = server.post_token(
+        {"grant_type": "client_credentials"}, auth=(machine.client_id, machine.secret or "")
+    )
+    token = issued.json()["access_token"]
+    url, key = _key_client(host, "introspecting")  # its document is not cached yet
+    proof = _assertion(server, url, key, "i-1")
+    answer = server.http.post("/introspect", data={"token": token, **proof})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["active"] is True
+    assert answer.json()["client_id"] == machine.client_id
+    replay = server.http.post("/introspect", data={"token": token, **proof})
+    assert replay.status_code == 401
+    assert "already used" in replay.json()["error_description"]
+    forged = _assertion(server, url, tessera.Key.generate("ES256", kid="introspecting-1"), "i-2")
+    refused = server.http.post("/introspect", data={"token": token, **forged})
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+    other, other_key = _key_client(host, "revoking")
+    revoked = server.http.post(
+        "/revoke", data={"token": token, **_assertion(server, other, other_key, "r-1")}
+    )
+    assert revoked.status_code == 200, revoked.text  # another client's token: ignored
+
+
 def test_oversized_document_is_refused(server: RunningServer, host: DocumentHost) -> None:
     path = "/big/client.json"
     url = host.put(path, document(host.url(path), padding="x" * 6000))

@@ -98,6 +98,7 @@ class TokenInfo:
         Raises:
             OAuthError: client authentication failed, or no token.
         """
+        self.authenticator.prefetch(form, authorization)  # a URL client's document
         with self.db.write() as conn:
             client = self.authenticator.authenticate(conn, form, authorization)
             token = self._token(form)
