@@ -54,6 +54,9 @@ def test_rejects_bad_durations(value: object) -> None:
         ({"rotation_period": "10m"}, "rotation_period"),
         ({"port": "eighty"}, "port"),
         ({"allowed_origins": "not-an-origin"}, "allowed_origins"),
+        ({"allowed_origins": "https://app.example/callback"}, "no path"),
+        ({"allowed_origins": "ftp://app.example"}, "allowed_origins"),
+        ({"allowed_origins": "https://user@app.example"}, "allowed_origins"),
     ],
 )
 def test_rejects_bad_settings(overrides: dict[str, object], message: str) -> None:
@@ -115,3 +118,10 @@ def test_rejects_malformed_kek_from_environment(value: str) -> None:
 def test_missing_kek_file_without_create_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ServerConfigError, match="does not exist"):
         KEK.load(None, tmp_path / "none", create=False)
+
+
+def test_allowed_origins_are_compared_as_browsers_send_them() -> None:
+    settings = load_settings(
+        os.devnull, env={}, allowed_origins="http://localhost:6274/ https://app.example *"
+    )
+    assert settings.allowed_origins == ("http://localhost:6274", "https://app.example", "*")

@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -29,6 +28,7 @@ from starlette.types import ASGIApp
 
 from tessera.server.cimd import ClientMetadataResolver
 from tessera.server.config import Settings
+from tessera.server.cors import EndpointCORS
 from tessera.server.endpoints._http import json_response, oauth_error_response
 from tessera.server.endpoints.authorize import authorize, stylesheet
 from tessera.server.endpoints.health import health, ready
@@ -246,15 +246,8 @@ def create_app(
         Middleware(ErrorMiddleware),
     ]
     if settings.allowed_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.allowed_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
-                max_age=600,
-            )
-        )
+        # only the endpoints browser-based clients call (metadata, JWKS, token, registration)
+        middleware.append(Middleware(EndpointCORS, settings=settings))
     app = Starlette(
         routes=routes,
         middleware=middleware,

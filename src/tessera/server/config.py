@@ -418,14 +418,28 @@ def _validated(settings: Settings) -> Settings:
     for entry in settings.dynamic_scopes:
         if not _SCOPE_TOKEN.match(entry):
             raise ServerConfigError(f"dynamic_scopes: {entry!r} is not a scope token")
-    for origin in settings.allowed_origins:
-        if origin != "*" and not urlsplit(origin).netloc:
-            raise ServerConfigError(f"allowed_origins: {origin!r} is not an origin URL")
+    origins = tuple(
+        origin.rstrip("/") if origin != "*" else origin for origin in settings.allowed_origins
+    )
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (
+            parts.scheme not in ("https", "http")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            # a browser's Origin header is scheme://host[:port], compared as an exact string
+            raise ServerConfigError(
+                f"allowed_origins: {origin!r} is not an origin (scheme://host[:port], no path)"
+            )
     if settings.metrics_token is not None and not 16 <= len(settings.metrics_token) <= 512:
         raise ServerConfigError("metrics_token must have 16 to 512 characters")
     if settings.log_format not in ("text", "json"):
         raise ServerConfigError("log_format must be text or json")
-    return dataclasses.replace(settings, issuer=issuer)
+    return dataclasses.replace(settings, issuer=issuer, allowed_origins=origins)
 
 
 def _host_for_url(host: str) -> str:
