@@ -21,6 +21,15 @@ def test_defaults() -> None:
     assert settings.metadata_url == "http://127.0.0.1:8000/.well-known/oauth-authorization-server"
 
 
+def test_database_bounds_from_environment_and_defaults() -> None:
+    assert (settings := load_settings(os.devnull, env={})).database_timeout == 1.5
+    assert (settings.database_lock_timeout, settings.database_idle_timeout) == (0.3, 5.0)
+    env = {"TESSERA_DATABASE_TIMEOUT": "4", "TESSERA_DATABASE_LOCK_TIMEOUT": "0.5"}
+    settings = load_settings(os.devnull, env=env, database_idle_timeout="30")
+    assert (settings.database_timeout, settings.database_lock_timeout) == (4.0, 0.5)
+    assert settings.database_idle_timeout == 30.0
+
+
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     config = tmp_path / "tessera.toml"
     config.write_text('[server]\ntoken_lifetime = "5m"\nsigning_alg = "RS256"\nport = 9000\n')
@@ -57,6 +66,11 @@ def test_rejects_bad_durations(value: object) -> None:
         ({"allowed_origins": "https://app.example/callback"}, "no path"),
         ({"allowed_origins": "ftp://app.example"}, "allowed_origins"),
         ({"allowed_origins": "https://user@app.example"}, "allowed_origins"),
+        ({"database_timeout": "0"}, "database_timeout"),
+        ({"database_timeout": "soon"}, "database_timeout"),
+        ({"database_timeout": 0.6}, "database_lock_timeout"),  # 3 x 0.3 s no longer fit
+        ({"database_lock_timeout": 1}, "third of database_timeout"),
+        ({"database_idle_timeout": 1}, "database_idle_timeout"),
     ],
 )
 def test_rejects_bad_settings(overrides: dict[str, object], message: str) -> None:

@@ -188,14 +188,13 @@ def _serve(args: argparse.Namespace) -> int:
         "ws": "none",
         "http": _serving.http_protocol(settings),  # the request head bounded (431)
     }
+    # The serving database is the app's own: bounded by database_timeout and the others
+    # (these commands' database is not).
+    db.dispose()
     if args.workers == 1:
-        app = create_app(settings, db=db, kek=kek)
-        try:
-            _serving.run(app, host=settings.host, port=settings.port, workers=1, **options)
-        finally:
-            db.dispose()
+        app = create_app(settings, kek=kek)
+        _serving.run(app, host=settings.host, port=settings.port, workers=1, **options)
     else:
-        db.dispose()
         if settings.metrics and not os.environ.get(metrics_dir_env):
             # prometheus-client multiprocess mode: workers write here, any scrape sums them
             os.environ[metrics_dir_env] = tempfile.mkdtemp(prefix="tessera-metrics-")

@@ -49,6 +49,7 @@ from tessera.server.oidc.idtoken import IdTokens
 from tessera.server.oidc.userinfo import UserInfo
 from tessera.server.registration import Registrar
 from tessera.server.storage import assertions, grants, sessions, throttle
+from tessera.server.storage.bounds import MAINTENANCE_TIMEOUT, Bounds
 from tessera.server.storage.database import Database
 from tessera.server.storage.hot import HotStore
 from tessera.server.tokeninfo import TokenInfo
@@ -82,15 +83,17 @@ class Context:
 
     def maintain(self) -> None:
         """Apply the key schedule; forget expired assertion ids, sessions, codes, tokens and
-        old sign-in failures."""
-        for event in self.keys.maintain():
-            logger.info("keys: %s", event)
-        now = self.clock()
-        with self.db.write() as conn:
-            assertions.purge_expired(conn, now)
-            sessions.purge_expired(conn, now)
-            grants.purge_expired(conn, now)
-            throttle.purge_stale(conn, now - self.settings.login_window)
+        old sign-in failures. A purge may have many rows to delete: it gets
+        ``MAINTENANCE_TIMEOUT``, not a request's ``database_timeout``."""
+        with self.db.patient(MAINTENANCE_TIMEOUT):
+            for event in self.keys.maintain():
+                logger.info("keys: %s", event)
+            now = self.clock()
+            with self.db.write() as conn:
+                assertions.purge_expired(conn, now)
+                sessions.purge_expired(conn, now)
+                grants.purge_expired(conn, now)
+                throttle.purge_stale(conn, now - self.settings.login_window)
 
 
 async def _maintenance_loop(context: Context) -> None:
@@ -159,9 +162,11 @@ def create_app(
     """The authorization server as an ASGI app (the schema must be migrated already).
 
     On start it makes sure a key signs (creating the first one) and, with ``maintenance``,
-    runs the rotation loop; on shutdown it closes the database pool.
+    runs the rotation loop; on shutdown it closes the database pool. Without ``db`` its
+    database waits are bounded by the settings (``database_timeout`` and the others).
     """
-    database = db if db is not None else Database(settings.database)
+    bounds = Bounds.of(settings)
+    database = db if db is not None else Database(settings.database, bounds=bounds)
     if kek is None:
         kek = KEK.load(settings.kek, settings.kek_file, create=True)
     keys = KeyManager(database, kek, settings, clock=clock)
@@ -178,7 +183,11 @@ def create_app(
         clock=clock,
         id_tokens=id_tokens,
         userinfo=UserInfo(settings, database, keys, id_tokens, clock),
-        hot_store=HotStore(database.engine.url) if HotStore.supports(database.engine.url) else None,
+        hot_store=(
+            HotStore(database.engine.url, bounds=bounds)
+            if HotStore.supports(database.engine.url)
+            else None
+        ),
         client_metadata=resolver,
         registrar=Registrar(settings, database, clock) if settings.registration else None,
     )
@@ -190,7 +199,10 @@ def create_app(
         # Everything loaded so far lives as long as the process: keep it out of GC passes.
         gc.collect()
         gc.freeze()
-        task = asyncio.create_task(_maintenance_loop(context)) if maintenance else None
+        task = None
+        if maintenance:
+            task = asyncio.create_task(_maintenance_loop(context))
+            keys.refreshed_in_background = True  # requests never wait for a key re-read
         if context.hot_store is not None:
             context.hot_store.start()
         try:
@@ -200,6 +212,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                keys.refreshed_in_background = False
             if context.hot_store is not None:
                 await context.hot_store.close()
             if resolver is not None:

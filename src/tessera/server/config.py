@@ -77,6 +77,20 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     database: str = "sqlite:///tessera.db"
+    database_timeout: float = 1.5
+    """Longest a request waits on the database for one operation (a free or new connection,
+    its statements, a transaction's retries; PostgreSQL's ``statement_timeout`` too, and
+    SQLite's lock wait): the request is answered 503 ``temporarily_unavailable`` after it.
+    Commands and migrations are not bounded; background maintenance gets 60 s."""
+    database_lock_timeout: float = 0.3
+    """Longest one statement of a request waits for a row lock (PostgreSQL ``lock_timeout``):
+    a lock held that long belongs to a concurrent request for the same grant, so the
+    transaction counts as a lost race (retried, then ``invalid_grant``). At most a third of
+    ``database_timeout``, so three attempts fit in it."""
+    database_idle_timeout: float = 5.0
+    """A serving session idle in a transaction this long is ended by PostgreSQL
+    (``idle_in_transaction_session_timeout``): a server that vanished mid-transaction does not
+    keep its row locks. At least ``database_timeout``."""
     token_lifetime: int = 600
     """Lifetime of access tokens (``expires_in``)."""
     signing_alg: str = "ES256"
@@ -262,7 +276,15 @@ _DURATIONS = {
     "client_metadata_cache_min",
     "client_metadata_cache_max",
 }
-_FLOATS = {"key_cache_ttl", "maintenance_interval", "fetch_timeout", "header_timeout"}
+_FLOATS = {
+    "key_cache_ttl",
+    "maintenance_interval",
+    "fetch_timeout",
+    "header_timeout",
+    "database_timeout",
+    "database_lock_timeout",
+    "database_idle_timeout",
+}
 _INTS = {
     "port",
     "max_body_size",
@@ -410,6 +432,13 @@ def _validated(settings: Settings) -> Settings:
         raise ServerConfigError(
             "client_metadata_cache_min must not exceed client_metadata_cache_max"
         )
+    if settings.database_lock_timeout * 3 > settings.database_timeout:
+        raise ServerConfigError(
+            "database_lock_timeout must be at most a third of database_timeout (a lost race is "
+            "retried twice within database_timeout)"
+        )
+    if settings.database_idle_timeout < settings.database_timeout:
+        raise ServerConfigError("database_idle_timeout must be at least database_timeout")
     if settings.max_header_size < 1024:
         raise ServerConfigError("max_header_size must be at least 1024 bytes")
     token = settings.registration_initial_token

@@ -136,12 +136,20 @@ class KeyManager:
         self._schedule: Schedule | None = None
         self._private: dict[str, tessera.Key] = {}
         self._jwks_cache: tuple[tuple[str, ...], bytes, str] | None = None
+        self.refreshed_in_background = False
+        """True while a loop calls :meth:`refresh` every ``key_cache_ttl`` (the server's
+        maintenance loop): requests then sign with the snapshot they find, however old, and
+        never wait for the database (the event loop would wait with them). While the database
+        does not answer, the last snapshot keeps signing on schedule."""
 
     # -- the hot path ----------------------------------------------------------------------
 
     def schedule(self) -> Schedule:
-        """The cached snapshot, re-read when older than ``key_cache_ttl``."""
+        """The cached snapshot, re-read when older than ``key_cache_ttl`` (unless
+        :attr:`refreshed_in_background`)."""
         snapshot = self._schedule
+        if snapshot is not None and self.refreshed_in_background:
+            return snapshot
         now = self.clock()
         if snapshot is None or not 0 <= now - snapshot.loaded_at < self.settings.key_cache_ttl:
             snapshot = self.refresh()

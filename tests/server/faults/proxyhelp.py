@@ -1,5 +1,5 @@
-"""A TCP proxy for cutting a service (PostgreSQL) off from a server under test, and a load
-generator that records every answer with its timing."""
+"""A TCP proxy for cutting a service (PostgreSQL) off from a server under test, or stalling it,
+and a load generator that records every answer with its timing."""
 
 from __future__ import annotations
 
@@ -23,16 +23,26 @@ class TcpProxy:
     :meth:`cut` resets every open connection (both sides see a TCP reset at once) and resets
     each new one as soon as it is accepted, until :meth:`restore`: the database is gone, and
     says so immediately, as when its host reboots or a firewall rejects.
+
+    :meth:`stall` makes the database silent instead: new connections are accepted and never
+    answered, and (unless ``reset_open``) the open ones stop carrying bytes either way, as when
+    the database host freezes or the network drops every packet; nothing says so. What was sent
+    meanwhile is held, not lost, and delivered in order after :meth:`restore` (as TCP would
+    retransmit it once the network is back), a connection closed meanwhile included: its bytes,
+    then its end.
     """
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.connections = 0
+        self.held = 0
+        """Connections accepted while stalled (answered only after :meth:`restore`)."""
         self._open = True
         self._live: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+        self._flowing: asyncio.Event = self._call(_event())  # type: ignore[assignment]
         self._server = self._call(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = int(self._server.sockets[0].getsockname()[1])
 
@@ -54,8 +64,22 @@ class TcpProxy:
 
         async def restore() -> None:
             self._open = True
+            self._flowing.set()
 
         self._call(restore())
+
+    def stall(self, *, reset_open: bool = False) -> None:
+        """Accept new connections and never answer them until :meth:`restore`; the open ones
+        go silent too, or with ``reset_open`` are reset (the database restarted behind
+        something that still accepts connections, then hangs)."""
+
+        async def stall() -> None:
+            self._flowing.clear()
+            if reset_open:
+                for writer in list(self._live):
+                    _reset(writer)
+
+        self._call(stall())
 
     def close(self) -> None:
         async def close() -> None:
@@ -77,6 +101,9 @@ class TcpProxy:
         if not self._open:
             _reset(writer)
             return
+        if not self._flowing.is_set():
+            self.held += 1
+            await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -85,7 +112,9 @@ class TcpProxy:
         self.connections += 1
         self._live.update((writer, up_writer))
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(
+                _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+            )
         finally:
             self._live.difference_update((writer, up_writer))
             for end in (writer, up_writer):
@@ -100,11 +129,22 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
+    """Copy until the end, holding every chunk (and the end) while ``flowing`` is clear."""
     with contextlib.suppress(OSError, ConnectionError):
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
+    await flowing.wait()
     with contextlib.suppress(OSError, RuntimeError):
         writer.close()
 

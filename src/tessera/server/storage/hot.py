@@ -12,12 +12,18 @@ clients table: the records are dropped when a change is announced, when the list
 connection fails or misses its heartbeat, and a row read before a change was announced is
 not kept. A removed client or a rotated secret therefore stops working on every replica as
 soon as the notification arrives (milliseconds), or, if the network silently drops the
-listener's connection, within one heartbeat.
+listener's connection or the database stops answering, within one :data:`HEARTBEAT` plus
+``timeout`` (3.5 s by default). Until then a kept client's ``client_credentials`` requests need
+no database and are answered: a stalled database is felt by them only after that.
 
-Any failure to reach the database, or an answer slower than ``timeout``, is
-:class:`TemporarilyUnavailable` (503, RFC 6749's ``temporarily_unavailable``); a connection
-that failed is closed with every idle one (a restarted or failed-over server broke them all),
-so the next request starts afresh.
+Any failure to reach the database, or no answer within ``timeout`` (a free connection, a new
+one, the statement), is :class:`TemporarilyUnavailable` (503, RFC 6749's
+``temporarily_unavailable``); a connection that failed is closed with every idle one (a
+restarted or failed-over server broke them all), so the next request starts afresh. A
+statement still unanswered at the deadline has its socket shut down rather than its task
+cancelled: psycopg answers a cancelled query by asking the server to cancel it, and waits up
+to 5 s for that, then 5 s more, on a database that is not answering. The listener's heartbeat
+is bounded the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy.engine import URL
@@ -33,12 +40,18 @@ from sqlalchemy.engine import URL
 from tessera.server.errors import TemporarilyUnavailable
 from tessera.server.metrics import database_error
 from tessera.server.storage import clients as client_rows
+from tessera.server.storage.bounds import Bounds, shut_down
 from tessera.server.storage.clients import ClientRecord
 
-__all__ = ["CHANNEL", "LISTENER_NAME", "HotStore"]
+T = TypeVar("T")
+
+__all__ = ["CHANNEL", "HEARTBEAT", "LISTENER_NAME", "HotStore"]
 
 CHANNEL = "tessera_clients"
 """The PostgreSQL notification channel that announces changes to the clients table."""
+HEARTBEAT = 2.0
+"""Seconds the listener waits for a notification before it checks that its connection still
+answers (and the trigger is still there)."""
 LISTENER_NAME = "tessera-listener"
 """``application_name`` of the listening connection (as ``pg_stat_activity`` shows it)."""
 _RECORD_ONCE = (
@@ -71,11 +84,15 @@ class HotStore:
         url: URL,
         *,
         size: int = 10,
-        timeout: float = 5.0,
-        heartbeat: float = 10.0,
+        bounds: Bounds | None = None,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
+        bounds = bounds or Bounds()
         self._conninfo = _conninfo(url)
-        self._timeout = timeout
+        # Reads and an idempotent insert: a lock wait (a migration altering the table) is not
+        # a race; it may last as long as the statement may.
+        self._params = bounds.libpq(url.query.get("options"), locks=False)  # type: ignore[arg-type]
+        self._timeout = bounds.timeout
         self._heartbeat = heartbeat
         self._slots = asyncio.Semaphore(size)  # bounds the open connections
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -140,10 +157,11 @@ class HotStore:
         warned = False  # about a missing trigger, once until it is back
         while True:
             try:
-                conn = await self._connect(LISTENER_NAME)
+                async with asyncio.timeout(self._timeout):
+                    conn = await self._connect(LISTENER_NAME)
                 async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    await self._check_trigger(conn)
+                    await self._in_time(conn, conn.execute(f"LISTEN {CHANNEL}"))
+                    await self._in_time(conn, self._check_trigger(conn))
                     self._forget()
                     self._listening = True
                     delay, warned = 0.1, False
@@ -151,8 +169,7 @@ class HotStore:
                         async for _notice in conn.notifies(timeout=self._heartbeat):
                             self._forget()
                         # The connection still answers, and changes are still announced.
-                        async with asyncio.timeout(self._timeout):
-                            await self._check_trigger(conn)
+                        await self._in_time(conn, self._check_trigger(conn))
             except _NoTrigger:
                 if not warned:
                     warned = True
@@ -179,29 +196,67 @@ class HotStore:
             raise _NoTrigger
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        deadline = asyncio.get_running_loop().time() + self._timeout
         try:
-            async with asyncio.timeout(self._timeout), self._slots:
-                conn = self._idle.pop() if self._idle else await self._connect()
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    conn = self._idle.pop() if self._idle else await self._connect()
                 try:
-                    cursor = await conn.execute(sql, params, prepare=True)
-                    row = await cursor.fetchone()
+                    row = await self._in_time(conn, self._fetch(conn, sql, params), deadline)
                 except BaseException:
-                    # Broken, cancelled mid-statement or failed: its state is unknown.
+                    # Broken, cut off at the deadline or failed: its state is unknown.
                     await self._discard(conn)
                     raise
                 self._idle.append(conn)
                 return row
+            finally:
+                self._slots.release()
         except (TimeoutError, psycopg.OperationalError) as exc:
             database_error(type(exc).__name__)
             await self._close_idle()
             raise TemporarilyUnavailable() from None
 
+    @staticmethod
+    async def _fetch(
+        conn: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
+    ) -> tuple[Any, ...] | None:
+        cursor = await conn.execute(sql, params, prepare=True)
+        return await cursor.fetchone()
+
+    async def _in_time(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        work: Awaitable[T],
+        deadline: float | None = None,
+    ) -> T:
+        """``await work`` (statements on ``conn``) by ``deadline`` (the loop's clock; else
+        ``timeout`` from now): past it the socket is shut down, the statement fails at once
+        and TimeoutError is raised."""
+        loop = asyncio.get_running_loop()
+        fired = False
+
+        def fire() -> None:
+            nonlocal fired
+            fired = True
+            with contextlib.suppress(psycopg.Error):  # closed meanwhile: nothing to shut
+                shut_down(conn.fileno())
+
+        timer = loop.call_at(deadline or loop.time() + self._timeout, fire)
+        try:
+            return await work
+        except psycopg.Error:
+            if fired:
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+
     async def _connect(self, name: str = "tessera") -> psycopg.AsyncConnection[Any]:
+        """A new connection (the caller bounds the wait: psycopg's own bound is 2 s)."""
         return await psycopg.AsyncConnection.connect(
-            self._conninfo,
-            autocommit=True,
-            connect_timeout=max(1, int(self._timeout)),
-            application_name=name,
+            self._conninfo, autocommit=True, application_name=name, **self._params
         )
 
     async def _close_idle(self) -> None:
