@@ -45,6 +45,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             _collected[label] += 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    """Under pytest-xdist the controller collects nothing itself: count one worker's list
+    (every worker collects the same tests)."""
+    if not _collected:
+        for nodeid in ids:
+            label = _source(nodeid)
+            if label is not None:
+                _collected[label] += 1
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count a test as run when it reached its call phase or failed to set up."""
     label = _source(report.nodeid)

@@ -5,6 +5,7 @@ when PostgreSQL is unreachable, failed instead when TESSERA_REQUIRE_SERVICES=1).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from serverhelp import Databases, RunningServer, running_server
@@ -45,6 +46,19 @@ def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
         _FIGURES.append(f"{request.node.nodeid.split('::', 1)[-1]}: {line}")
 
     return record
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its figures to the controller, which prints them."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["server_figures"] = list(_FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Collect a pytest-xdist worker's figures (the hook exists only with pytest-xdist)."""
+    _FIGURES.extend(getattr(node, "workeroutput", {}).get("server_figures", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
