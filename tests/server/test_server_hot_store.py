@@ -132,7 +132,14 @@ def test_kept_client_record_answers_without_a_query(databases: Databases) -> Non
         assert _until(lambda: _listening(srv))
         client = srv.add_client()
         auth = (client.client_id, client.secret or "")
-        assert srv.post_token(GRANT, auth=auth).status_code == 200  # reads and keeps the row
+        # The "client added" notification may arrive after this first request and empty the
+        # cache: ask until the row is kept, as every request after the first would.
+        assert _until(
+            lambda: (
+                srv.post_token(GRANT, auth=auth).status_code == 200
+                and client.client_id in srv.context.hot_store._records
+            )
+        )
         with _clients_locked(srv):
             started = time.monotonic()
             assert srv.post_token(GRANT, auth=auth).status_code == 200  # table locked: no query
