@@ -477,12 +477,28 @@ def test_revoking_another_clients_token_does_nothing(
 def test_revocation_errors(server: RunningServer, auditor: Client) -> None:
     error_of(server.http.post("/revoke", data={}, headers=basic(auditor)), "invalid_request")
     error_of(server.http.post("/revoke", data={"token": "x"}), "invalid_client", 401)
-    error_of(
-        server.http.post(
-            "/revoke", data={"token": "x", "token_type_hint": "bogus"}, headers=basic(auditor)
-        ),
-        "unsupported_token_type",
-    )
+
+
+@pytest.mark.parametrize("hint", ["bogus", "id_token", "refresh_token", "access_token"])
+def test_revocation_ignores_the_token_type_hint(
+    server: RunningServer, client: Client, user: User, auditor: Client, hint: str
+) -> None:
+    """RFC 7009 sec. 2.1: a wrong or unknown hint does not stop the search for the token."""
+    unknown = {"token": "x", "token_type_hint": hint}
+    response = server.http.post("/revoke", data=unknown, headers=basic(auditor))
+    assert response.status_code == 200, response.text
+    body = exchange(
+        server, client, get_code(server, client, user, CALLBACK, "read:docs offline_access")
+    ).json()
+    data = {"token": body["access_token"], "token_type_hint": hint}
+    assert server.http.post("/revoke", data=data, headers=basic(client)).status_code == 200
+    assert introspect(server, auditor, body["access_token"]) == {"active": False}
+    other = exchange(
+        server, client, get_code(server, client, user, CALLBACK, "read:docs offline_access")
+    ).json()
+    data = {"token": other["refresh_token"], "token_type_hint": hint}
+    assert server.http.post("/revoke", data=data, headers=basic(client)).status_code == 200
+    error_of(refresh(server, client, other["refresh_token"]), "invalid_grant")
 
 
 # -- two replicas ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import tessera
 from tessera.server.clientauth import ClientAuthenticator
 from tessera.server.config import SIGNING_ALGORITHMS, Settings
-from tessera.server.errors import InvalidRequest, OAuthError
+from tessera.server.errors import InvalidRequest
 from tessera.server.form import Form
 from tessera.server.grants.issuance import REFRESH_PREFIX, hash_token
 from tessera.server.keys import KeyManager
@@ -25,17 +25,10 @@ if TYPE_CHECKING:
     from tessera.server.cimd import ClientMetadataResolver
     from tessera.server.oidc.idtoken import IdTokens
 
-__all__ = ["TokenInfo", "UnsupportedTokenType"]
+__all__ = ["TokenInfo"]
 
 INACTIVE: dict[str, Any] = {"active": False}
-_HINTS = ("access_token", "refresh_token")
 _MAX_TOKEN = 8192
-
-
-class UnsupportedTokenType(OAuthError):
-    """RFC 7009 sec. 2.2.1: the server cannot revoke this type of token."""
-
-    error = "unsupported_token_type"
 
 
 class TokenInfo:
@@ -58,16 +51,14 @@ class TokenInfo:
         """Gives a refresh token's ``sub`` as its client sees the person (pairwise or not)."""
         self.authenticator = ClientAuthenticator(settings, clock, resolver)
 
-    def _token(self, form: Form, *, revoking: bool = False) -> str:
-        """The ``token`` parameter. Both kinds are told apart by their form, so the hint is
-        never needed: introspection ignores it (RFC 7662 sec. 2.1, whatever its value);
-        revocation refuses a token type it cannot revoke (RFC 7009 sec. 2.2.1)."""
+    def _token(self, form: Form) -> str:
+        """The ``token`` parameter. Both kinds are told apart by their form, so
+        ``token_type_hint`` is never needed and is ignored whatever its value, a wrong or
+        unknown one included: introspection (RFC 7662 sec. 2.1) and revocation (RFC 7009
+        sec. 2.1, the search extends to every type) look the token up the same way."""
         token = form.get("token")
         if token is None:
             raise InvalidRequest("the token parameter is required")
-        hint = form.get("token_type_hint")
-        if revoking and hint is not None and hint not in _HINTS:
-            raise UnsupportedTokenType("token_type_hint must be access_token or refresh_token")
         return token
 
     def _access_claims(self, token: str) -> dict[str, Any] | None:
@@ -140,12 +131,12 @@ class TokenInfo:
         other clients' tokens are ignored, as sec. 2.2 asks.
 
         Raises:
-            OAuthError: client authentication failed, no token, or an unknown hint.
+            OAuthError: client authentication failed, or no token.
         """
         self.authenticator.prefetch(form, authorization)  # a URL client's document
         with self.db.write() as conn:
             client = self.authenticator.authenticate(conn, form, authorization, allow_public=True)
-            token = self._token(form, revoking=True)
+            token = self._token(form)
             if token.startswith(REFRESH_PREFIX):
                 row = (
                     grant_rows.find_refresh(conn, hash_token(token)) if len(token) <= 200 else None
