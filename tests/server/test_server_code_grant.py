@@ -18,6 +18,7 @@ from serverhelp import (
     RunningServer,
     User,
     auth_params,
+    cli,
     query_of,
     running_server,
 )
@@ -286,6 +287,80 @@ def test_refresh_may_narrow_but_not_widen_scope(
     narrowed = refresh(server, client, body["refresh_token"], scope="read:docs")
     assert narrowed.status_code == 200, narrowed.text
     assert narrowed.json()["scope"] == "read:docs"
+
+
+def _update_client(server: RunningServer, client: Client, *args: str) -> None:
+    """``tessera clients update`` on the server's database, as an operator runs it."""
+    result = cli("clients", "update", client.name, *args, "--database", server.settings.database)
+    assert result.returncode == 0, result.stderr
+
+
+def test_refresh_after_clients_update_carries_only_what_is_still_registered(
+    server: RunningServer, user: User
+) -> None:
+    reports = "https://reports.example"
+    web = server.add_client(
+        scope="read:docs write:docs offline_access",
+        audiences=("https://api.example", reports),
+        redirect_uris=(CALLBACK,),
+        grant_types=("authorization_code",),
+    )
+    scope = "read:docs write:docs offline_access"
+    body = exchange(server, web, get_code(server, web, user, CALLBACK, scope)).json()
+    assert body["scope"] == scope
+    _update_client(server, web, "--remove-scope", "write:docs", "--remove-audience", reports)
+    narrowed = refresh(server, web, body["refresh_token"])
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json()["scope"] == "read:docs offline_access"
+    claims = verify(server, narrowed.json()["access_token"])
+    assert claims["scope"] == "read:docs offline_access"
+    assert claims["aud"] == "https://api.example"
+    # An explicit request is narrowed too, and refused when none of it is left.
+    asked = refresh(server, web, narrowed.json()["refresh_token"], scope="read:docs write:docs")
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["scope"] == "read:docs"
+    latest = asked.json()["refresh_token"]
+    error_of(refresh(server, web, latest, scope="write:docs"), "invalid_scope")
+
+
+def test_refresh_is_invalid_scope_when_none_of_the_grant_is_registered_and_the_token_stays(
+    server: RunningServer, user: User
+) -> None:
+    web = server.add_client(
+        scope="read:docs offline_access",
+        redirect_uris=(CALLBACK,),
+        grant_types=("authorization_code",),
+    )
+    body = exchange(
+        server, web, get_code(server, web, user, CALLBACK, "read:docs offline_access")
+    ).json()
+    _update_client(server, web, "--scope", "admin:docs")
+    error_of(refresh(server, web, body["refresh_token"]), "invalid_scope")
+    error_of(refresh(server, web, body["refresh_token"]), "invalid_scope")  # not a reuse
+    # RFC 6749 sec. 5.2: a request error, not a stolen token: the grant is not revoked, the
+    # refresh token is not consumed, and it works again once the scope is registered again.
+    _update_client(server, web, "--scope", "read:docs")
+    again = refresh(server, web, body["refresh_token"])
+    assert again.status_code == 200, again.text
+    assert again.json()["scope"] == "read:docs"
+    assert verify(server, again.json()["access_token"])["scope"] == "read:docs"
+
+
+def test_refresh_is_invalid_target_when_none_of_the_grants_audiences_is_registered(
+    server: RunningServer, user: User
+) -> None:
+    web = server.add_client(
+        scope="read:docs offline_access",
+        redirect_uris=(CALLBACK,),
+        grant_types=("authorization_code",),
+    )
+    body = exchange(server, web, get_code(server, web, user, CALLBACK, None)).json()
+    _update_client(server, web, "--audience", "https://elsewhere.example")
+    error_of(refresh(server, web, body["refresh_token"]), "invalid_target")
+    _update_client(server, web, "--add-audience", "https://api.example")
+    again = refresh(server, web, body["refresh_token"])
+    assert again.status_code == 200, again.text
+    assert verify(server, again.json()["access_token"])["aud"] == "https://api.example"
 
 
 def test_refresh_token_from_another_client_is_refused(

@@ -305,8 +305,9 @@ def _add_clients_update(clients_sub: argparse._SubParsersAction[Any]) -> None:
         description="Change what a client may ask for; its id, secret and keys stay.\n"
         "--scope, --audience and --redirect-uri replace the whole list; the --add- and\n"
         "--remove- forms change one entry. Access tokens already issued keep what they were\n"
-        "given until they expire, and refresh tokens keep their grant's scopes: revoke them\n"
-        "(POST /revoke) to take a scope back at once.",
+        "given until they expire (revoke them, POST /revoke, to take a scope back at once);\n"
+        "a refresh gets only the grant's scopes and audiences the client still has\n"
+        "(invalid_scope or invalid_target when none is left; the refresh token stays valid).",
         epilog=_UPDATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

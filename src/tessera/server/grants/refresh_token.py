@@ -8,6 +8,7 @@ the others then see a reuse.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,7 +18,7 @@ from tessera.server.config import Settings
 from tessera.server.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
 from tessera.server.form import Form
 from tessera.server.grants.issuance import REFRESH_PREFIX, hash_token, issue_for_grant
-from tessera.server.grants.scope import granted_scopes
+from tessera.server.grants.scope import granted_scopes, still_allowed
 from tessera.server.oidc.idtoken import OPENID, IdTokens
 from tessera.server.storage import grants as grant_rows
 from tessera.server.storage import users as user_rows
@@ -41,13 +42,17 @@ def grant(
 ) -> dict[str, Any]:
     """Rotate a refresh token (call inside a transaction that commits even on refusal); with
     ``openid`` in the scope, a new ID token: same ``sub``, the original ``auth_time``, no
-    ``nonce`` (OIDC Core sec. 12.2).
+    ``nonce`` (OIDC Core sec. 12.2). The tokens carry the grant's scopes and audiences that
+    the client is still registered for.
 
     Raises:
         UnauthorizedClient: a client without people grants.
         InvalidRequest: no refresh_token.
         InvalidGrant: unknown, expired, revoked, reused or foreign refresh token.
-        InvalidScope: a scope beyond the original grant.
+        InvalidScope: a scope beyond the original grant, or none of the asked scope still
+            registered for the client (the grant's scopes and audiences are narrowed to the
+            client's current ones).
+        InvalidTarget: none of the grant's audiences still registered for the client.
     """
     if not {"authorization_code", GRANT_TYPE} & set(client.grant_types):
         raise UnauthorizedClient("this client may not use the refresh_token grant")
@@ -74,6 +79,17 @@ def grant(
         scopes = granted_scopes(form.get("scope"), family.scopes)
     except InvalidScope:
         raise InvalidScope("the requested scope exceeds the original grant") from None
+    # The client's registration as it is now bounds every new token. A refusal leaves the
+    # refresh token unused and the grant intact: RFC 6749 sec. 5.2 makes invalid_scope a
+    # request error, not a compromised token (re-adding a scope makes the token work again).
+    scopes, audiences = still_allowed(
+        scopes,
+        family.audiences,
+        allowed_scopes=client.scopes,
+        allowed_audiences=client.audiences,
+        default=settings.default_audience,
+        userinfo=settings.userinfo_endpoint,
+    )
     if not grant_rows.consume_refresh(conn, row.token_hash):
         grant_rows.revoke_family(conn, row.family_id)
         raise InvalidGrant(_REUSED)
@@ -83,7 +99,7 @@ def grant(
         subject = id_tokens.subject(conn, client, family.user_id, registration)
     response = issue_for_grant(
         conn,
-        family,
+        dataclasses.replace(family, audiences=audiences),
         scopes=scopes,
         refresh=True,
         key=key,

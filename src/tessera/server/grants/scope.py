@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from tessera.server.errors import InvalidScope, InvalidTarget
 
-__all__ = ["granted_audience", "granted_scopes", "is_scope_token"]
+__all__ = ["granted_audience", "granted_scopes", "is_scope_token", "still_allowed"]
 
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # NQCHAR, RFC 6749 appendix A.4
 
@@ -58,3 +58,33 @@ def granted_audience(
         if resource not in permitted:
             raise InvalidTarget("the client may not ask for this resource")
     return tuple(dict.fromkeys(resources))
+
+
+def still_allowed(
+    scopes: Sequence[str],
+    audiences: Sequence[str],
+    *,
+    allowed_scopes: Sequence[str],
+    allowed_audiences: Sequence[str],
+    default: Sequence[str],
+    userinfo: str,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A grant's ``scopes`` and ``audiences`` narrowed to what its client is registered for
+    now (``clients update`` may have taken some back since the person consented). The UserInfo
+    audience an OpenID client without an API gets at ``/authorize`` stays while the client is
+    registered for ``openid`` (also when a refresh asks for less than ``openid``).
+
+    Raises:
+        InvalidScope: scopes were asked for and none of them is still allowed.
+        InvalidTarget: none of the audiences is still allowed.
+    """
+    kept = tuple(scope for scope in scopes if scope in allowed_scopes)
+    if scopes and not kept:
+        raise InvalidScope("none of the requested scope is still registered for this client")
+    permitted = set(allowed_audiences or default)
+    if "openid" in allowed_scopes:
+        permitted.add(userinfo)
+    targets = tuple(audience for audience in audiences if audience in permitted)
+    if audiences and not targets:
+        raise InvalidTarget("none of the grant's audiences is still registered for this client")
+    return kept, targets
