@@ -4,8 +4,7 @@ when PostgreSQL is unreachable, failed instead when TESSERA_REQUIRE_SERVICES=1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from serverhelp import Databases, RunningServer, running_server
@@ -32,38 +31,3 @@ def server(backend: str, databases: Databases) -> Iterator[RunningServer]:
     """A real server (uvicorn, 127.0.0.1) on a fresh database, shared by a test module."""
     with running_server(databases.new(backend), backend) as running:
         yield running
-
-
-_FIGURES: list[str] = []
-
-
-@pytest.fixture
-def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """``figures(line)``: a measurement to print in the run's terminal summary (shown with or
-    without ``-s``, after the results), prefixed with the test's id."""
-
-    def record(line: str) -> None:
-        _FIGURES.append(f"{request.node.nodeid.split('::', 1)[-1]}: {line}")
-
-    return record
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Under pytest-xdist, a worker hands its figures to the controller, which prints them."""
-    output = getattr(session.config, "workeroutput", None)
-    if output is not None:
-        output["server_figures"] = list(_FIGURES)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object) -> None:
-    """Collect a pytest-xdist worker's figures (the hook exists only with pytest-xdist)."""
-    _FIGURES.extend(getattr(node, "workeroutput", {}).get("server_figures", []))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the figures the server tests recorded (races, faults)."""
-    if _FIGURES:
-        terminalreporter.write_sep("-", "server figures")
-        for line in _FIGURES:
-            terminalreporter.write_line(line)
