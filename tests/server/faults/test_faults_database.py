@@ -9,8 +9,10 @@ frozen host, a network dropping every packet), and delivers what was held once i
 During each fault every answer is 503 ``temporarily_unavailable`` with ``Retry-After``; every
 answer of the run comes within 2 s; after the proxy forwards again, both kinds succeed within
 1 s and no 503 follows (no connection left broken in a pool); every access token answered 200
-introspects active, and every refresh token answered 200 and not used since is still stored (it
-introspects active and rotates once). The figures are printed in the terminal summary."""
+introspects active (but those of a grant revoked as a reuse: when a reset connection hid a
+COMMIT, the client's retry of that refresh token is a reuse, and the grant's tokens go), and
+every refresh token answered 200 and not used since is still stored (it introspects active and
+rotates once). The figures are printed in the terminal summary."""
 
 from __future__ import annotations
 
@@ -72,6 +74,9 @@ class Chain:
     unanswered_since: float | None = None
     """When the current token was first sent without a 200 (503) since."""
     dead: bool = False
+    """A 503 hid a commit and the retry was taken as a reuse: the grant is revoked."""
+    access: list[str] = field(default_factory=list)
+    """Every access token a rotation of this chain was answered 200 with."""
 
 
 @dataclass
@@ -178,6 +183,7 @@ def _refresh(
             chain.token = body["refresh_token"]
             chain.answered.append(chain.token)
             chain.unanswered_since = None
+            chain.access.append(body["access_token"])
             issued.append(body["access_token"])
         elif response.status_code == 503:
             chain.unanswered_since = chain.unanswered_since or sent
@@ -316,13 +322,21 @@ def _check(
     assert all(0 < seconds < 1.0 for seconds in run.recovery.values()), run.recovery
     assert not late_503, late_503[:3]
 
-    active = _introspect(site.serve.url, site.batch, run.access)
+    # A reuse revokes the grant's access tokens too (RFC 9700 sec. 4.14.2): those of a chain
+    # whose commit a 503 hid must be inactive, every other one answered 200 active.
+    revoked = {token for chain in site.chains if chain.dead for token in chain.access}
+    kept_tokens = [token for token in run.access if token not in revoked]
+    lost_tokens = [token for token in run.access if token in revoked]
+    active = _introspect(site.serve.url, site.batch, kept_tokens)
+    inactive = _introspect(site.serve.url, site.batch, lost_tokens)
     live = [chain for chain in site.chains if chain.answered and not chain.dead]
     figures(
-        f"{len(run.access)} access tokens answered 200: {active[True]} active; "
+        f"{len(run.access)} access tokens answered 200: {active[True]} of {len(kept_tokens)} "
+        f"active, {inactive[False]} of {len(lost_tokens)} from grants revoked as reuse inactive; "
         f"{len(live)} live refresh chains, {sum(len(c.answered) for c in live)} rotations"
     )
-    assert active == Counter({True: len(run.access)})
+    assert active == Counter({True: len(kept_tokens)})
+    assert inactive == Counter({False: len(lost_tokens)})
     # The newest refresh token of each chain was stored: it introspects active, rotates once.
     assert _introspect(site.serve.url, site.web, [c.token for c in live]) == Counter(
         {True: len(live)}
