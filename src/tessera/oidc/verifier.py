@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tessera.errors import ConfigurationError, MalformedTokenError, MissingClaimError
-from tessera.jose._compact import DEFAULT_LIMITS, Limits, decode_unverified
+from tessera.jose._compact import DEFAULT_LIMITS, Limits, split_segments
+from tessera.jose._header import parse_protected
 from tessera.jose.jwa import JWS_ALGORITHMS
 from tessera.jose.jwk import Key, KeySet
 from tessera.jose.jwt import decode
@@ -269,7 +270,10 @@ class IDTokenVerifier:
     def _kid(self, token: str) -> tuple[str | None, dict[str, Any]]:
         if not isinstance(token, str):
             raise MalformedTokenError("a token must be a string")
-        header, _ = decode_unverified(token, limits=self._limits)
+        # Only the header picks the keys: the claims are parsed once, by decode, after the
+        # signature. The parsed header comes from the core's cache (issuers reuse a few).
+        h_seg = split_segments(token, self._limits)[0]
+        header = parse_protected(h_seg, self._limits.max_json_depth).header
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise MalformedTokenError("kid must be a string")
