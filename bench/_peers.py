@@ -116,7 +116,11 @@ def _crypto_public(fx: Fixture) -> Any:
     return serialization.load_pem_public_key(fx.public.to_pem())
 
 
-_HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_HASH: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
 
 
 # -- adapters -----------------------------------------------------------------------------
@@ -410,7 +414,7 @@ class PyJWT(Adapter):
         claims, token, alg = fx.claims, fx.token, fx.alg
         priv, pub = _crypto_private(fx), _crypto_public(fx)
         headers = {"kid": fx.kid}
-        options = {"require": ["exp", "iss", "aud"]}
+        options: Any = {"require": ["exp", "iss", "aud"]}
         return (
             lambda: jwt.encode(claims, priv, algorithm=alg, headers=headers),
             lambda: jwt.decode(

@@ -295,7 +295,7 @@ def run_attack(name: str, policy: CachePolicy, args: argparse.Namespace) -> None
         client = _client(verifier)
         time.sleep(1.0)
         start_fetches, started = client.fetches, time.monotonic()
-        stop, sent = threading.Event(), []
+        stop, sent = threading.Event(), list[int]()
         sprayers = [
             threading.Thread(target=_spray, args=(issuer.url, stop, verifier, sent), daemon=True)
             for _ in range(2)
