@@ -118,7 +118,7 @@ def test_a_plain_registration_gets_the_defaults(server: RunningServer) -> None:
         {"backchannel_logout_uri": "ftp://rp.example/bc"},
         {"backchannel_logout_uri": ["https://rp.example/bc"]},
         {"backchannel_logout_session_required": "yes"},
-        {"sector_identifier_uri": "https://rp.example/sector.json"},
+        {"sector_identifier_uri": "http://rp.example/sector.json"},
     ],
 )
 def test_bad_openid_members_are_invalid_client_metadata(

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from tessera.server._fetch_guard import FetchGuard
 from tessera.server.cimd import ClientMetadataResolver
 from tessera.server.config import Settings
 from tessera.server.cors import EndpointCORS
@@ -46,6 +47,7 @@ from tessera.server.keys import KeyManager
 from tessera.server.logs import Observer, RequestLogMiddleware, RouteLabels
 from tessera.server.middleware import ErrorMiddleware
 from tessera.server.oidc.idtoken import IdTokens
+from tessera.server.oidc.sector import SectorFetcher
 from tessera.server.oidc.userinfo import UserInfo
 from tessera.server.registration import Registrar
 from tessera.server.storage import assertions, grants, sessions, throttle
@@ -170,8 +172,20 @@ def create_app(
     if kek is None:
         kek = KEK.load(settings.kek, settings.kek_file, create=True)
     keys = KeyManager(database, kek, settings, clock=clock)
+    guard = (  # client metadata documents and sector_identifier_uri documents
+        FetchGuard(
+            allow=settings.fetch_allow,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            ca_file=settings.fetch_ca_file,
+        )
+        if settings.client_metadata_documents or settings.registration
+        else None
+    )
     resolver = (
-        ClientMetadataResolver(settings, clock) if settings.client_metadata_documents else None
+        ClientMetadataResolver(settings, clock, guard)
+        if guard is not None and settings.client_metadata_documents
+        else None
     )
     id_tokens = IdTokens(settings, keys, kek.derive("tessera oidc pairwise subject"))
     context = Context(
@@ -189,7 +203,11 @@ def create_app(
             else None
         ),
         client_metadata=resolver,
-        registrar=Registrar(settings, database, clock) if settings.registration else None,
+        registrar=(
+            Registrar(settings, database, clock, SectorFetcher(guard))
+            if settings.registration and guard is not None
+            else None
+        ),
     )
 
     @contextlib.asynccontextmanager
@@ -215,8 +233,8 @@ def create_app(
                 keys.refreshed_in_background = False
             if context.hot_store is not None:
                 await context.hot_store.close()
-            if resolver is not None:
-                resolver.close()
+            if guard is not None:
+                guard.close()
             if db is None:
                 database.dispose()
 

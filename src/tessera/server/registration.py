@@ -35,6 +35,7 @@ from tessera.server.errors import (
     InvalidToken,
 )
 from tessera.server.oidc.registration import from_client_metadata
+from tessera.server.oidc.sector import SectorFetcher
 from tessera.server.registry import new_id
 from tessera.server.storage import clients as client_rows
 from tessera.server.storage import oidc_clients
@@ -101,10 +102,17 @@ def _token_of(authorization: str | None) -> str | None:
 class Registrar:
     """Registers, reads, replaces and deletes self-registered clients."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Callable[[], float],
+        sectors: SectorFetcher | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
+        self.sectors = sectors
 
     def client_uri(self, client_id: str) -> str:
         """The client configuration endpoint of one client (RFC 7592 sec. 1.1)."""
@@ -118,10 +126,22 @@ class Registrar:
         jwks = _public_jwks(described.jwks) if described.jwks is not None else None
         return described, jwks
 
-    def _openid(self, client_id: str, document: Mapping[str, Any]) -> OidcClient:
-        """The OpenID part of the metadata (the defaults when there is none)."""
+    def _openid(
+        self, client_id: str, document: Mapping[str, Any], described: SelfDescribed
+    ) -> OidcClient:
+        """The OpenID part of the metadata (the defaults when there is none); a
+        ``sector_identifier_uri`` is fetched and checked against the redirect URIs."""
+        sector = None
+        if "sector_identifier_uri" in document:
+            if self.sectors is None:
+                raise InvalidClientMetadata("this server does not fetch sector_identifier_uri")
+            sector = self.sectors.sector_of(
+                document["sector_identifier_uri"], described.redirect_uris
+            )
         try:
-            found = from_client_metadata(client_id, document, self.settings)
+            found = from_client_metadata(
+                client_id, document, self.settings, sector_identifier=sector
+            )
         except AdminError as exc:
             raise InvalidClientMetadata(str(exc)) from None
         return found if found is not None else OidcClient(client_id)
@@ -201,7 +221,7 @@ class Registrar:
         described, jwks = self._checked(document)
         now = self.clock()
         record = self._record(new_id(), described, jwks, now)
-        openid = self._openid(record.client_id, document)
+        openid = self._openid(record.client_id, document, described)
         metadata_json = self._stored_metadata(document, described)
         token = secrets.token_urlsafe(32)
         with self.db.write() as conn:
@@ -251,7 +271,7 @@ class Registrar:
             raise InvalidRequest(f"{shown} must not be sent in an update (RFC 7592 sec. 2.2)")
         described, jwks = self._checked(document)
         record = self._record(client_id, described, jwks, current.created_at)
-        openid = self._openid(client_id, document)
+        openid = self._openid(client_id, document, described)
         metadata_json = self._stored_metadata(document, described)
         with self.db.write() as conn:
             if not client_rows.replace_registered(conn, record, metadata_json):

@@ -30,6 +30,7 @@ OPENID_METADATA = (
     "post_logout_redirect_uris",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    "sector_identifier_uri",
 )
 """OpenID Dynamic Client Registration 1.0 (and the logout specs) members this server honours."""
 
@@ -130,18 +131,21 @@ def describe_openid(record: OidcClient, settings: Settings) -> dict[str, Any]:
 
 
 def from_client_metadata(
-    client_id: str, document: Mapping[str, Any], settings: Settings
+    client_id: str,
+    document: Mapping[str, Any],
+    settings: Settings,
+    *,
+    sector_identifier: str | None = None,
 ) -> OidcClient | None:
     """The OpenID registration a dynamic registration's metadata asks for (OpenID Dynamic
     Client Registration 1.0 sec. 2; RP-Initiated and Back-Channel Logout); None when it asks
-    for none of it. ``sector_identifier_uri`` (a document to fetch) is refused.
+    for none of it. ``sector_identifier`` is the host of a ``sector_identifier_uri`` the
+    caller fetched and checked (see ``sector``); it applies to pairwise subjects only.
 
     Raises:
         AdminError: a member of the wrong type or value (the caller answers
             ``invalid_client_metadata``).
     """
-    if "sector_identifier_uri" in document:
-        raise AdminError("sector_identifier_uri is not supported (pairwise uses the redirect host)")
     if not any(name in document for name in OPENID_METADATA):
         return None
     alg = document.get("id_token_signed_response_alg")
@@ -164,6 +168,7 @@ def from_client_metadata(
         settings,
         id_token_alg=alg,
         subject_type=subject,
+        sector_identifier=sector_identifier if subject == "pairwise" else None,
         post_logout_redirect_uris=uris,
         backchannel_logout_uri=backchannel,
     )
