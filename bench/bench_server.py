@@ -515,6 +515,290 @@ def bench_node_codes(wrk: str, args: argparse.Namespace) -> Result:
     return Result("node-oidc-provider", "memory", 1, *measured)
 
 
+# -- UserInfo and dynamic client registration -----------------------------------------------
+
+PERSON = {
+    "name": "Jane Doe",
+    "given_name": "Jane",
+    "family_name": "Doe",
+    "preferred_username": "jane",
+    "locale": "en-GB",
+    "email": "jane.doe@example.com",
+    "email_verified": True,
+}
+"""The person's claims on both servers: what UserInfo must answer for openid profile email
+(with ``updated_at``; Tessera's ``preferred_username`` is the user name)."""
+REGISTRATION = {
+    "redirect_uris": ["https://app.example/cb"],
+    "client_name": "Bench App",
+    "token_endpoint_auth_method": "none",
+    "grant_types": ["authorization_code"],
+    "response_types": ["code"],
+}
+"""RFC 7591 sec. 3.1: a public web client, the metadata every POST /register sends."""
+ENDPOINT_GRANTS = ("userinfo", "register")
+
+
+def _wrk_figures(out: str) -> tuple[float, float, float, int, int]:
+    """Requests/s, p50 and p99 (ms), non-2xx answers and socket errors from wrk's report."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return (
+        float(rps.group(1)) if rps else 0.0,
+        _ms(out, "50%"),
+        _ms(out, "99%"),
+        int(non_2xx.group(1)) if non_2xx else 0,
+        sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def _endpoint_script(grant: str, access_token: str) -> str:
+    """wrk's Lua for one endpoint: a GET with the bearer token, or a POST of the metadata."""
+    if grant == "userinfo":
+        return f'wrk.headers["Authorization"] = "Bearer {access_token}"\n'
+    body = json.dumps(json.dumps(REGISTRATION, separators=(",", ":")))  # a Lua string literal
+    return (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {body}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+
+
+def run_wrk_endpoint(
+    wrk: str, url: str, grant: str, access_token: str, *, duration: int, connections: int
+) -> tuple[float, float, float, int, int]:
+    """wrk on ``url`` for ``grant`` (userinfo or register), after a 2 s warm-up."""
+    folder = Path(tempfile.mkdtemp(prefix="tessera-endpoint-"))
+    try:
+        script = folder / f"{grant}.lua"
+        script.write_text(_endpoint_script(grant, access_token))
+        base = [wrk, "-t2", f"-c{connections}", "-s", str(script)]
+        subprocess.run([*base, "-d2s", url], check=True, capture_output=True)
+        out = subprocess.run(
+            [*base, f"-d{duration}s", "--latency", url], check=True, capture_output=True, text=True
+        ).stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _wrk_figures(out)
+
+
+def check_endpoint(grant: str, url: str, access_token: str, subject: str) -> None:
+    """Before loading a target, prove the endpoint answers as it should: UserInfo the person's
+    claims exactly (with its sub), registration 201 with a client_id and our metadata."""
+    if grant == "userinfo":
+        response = httpx.get(url, headers={"Authorization": f"Bearer {access_token}"})
+        response.raise_for_status()
+        got = response.json()
+        assert isinstance(got.pop("updated_at"), int), got  # both servers add it
+        assert got == {**PERSON, "sub": subject}, got
+        refused = httpx.get(url, headers={"Authorization": "Bearer " + access_token[:-2] + "xx"})
+        assert refused.status_code == 401, refused.status_code
+        return
+    response = httpx.post(url, json=REGISTRATION)
+    assert response.status_code == 201, (response.status_code, response.text)
+    body = response.json()
+    assert isinstance(body.get("client_id"), str), body
+    assert body["client_id"], body
+    assert body["redirect_uris"] == REGISTRATION["redirect_uris"], body
+    assert body["token_endpoint_auth_method"] == "none", body
+
+
+def seed_tessera_userinfo(url: str, challenge: str) -> tuple[str, str, str, str]:
+    """A web client with openid profile email, a person with PERSON's claims, and one code
+    for them (redeemed for the access token once the server runs): client_id, secret, code,
+    the person's username."""
+    from tessera.server import accounts, registry
+    from tessera.server.authorize import issue_code, validate
+    from tessera.server.config import database_url, load_settings
+    from tessera.server.storage import migrate
+    from tessera.server.storage.database import Database
+
+    settings = load_settings(os.devnull, env={}, database=url)
+    db = Database(database_url(url))
+    try:
+        migrate.upgrade(db)
+        created = registry.add_client(
+            db, "bench-rp", scope="openid profile email", audiences=[AUDIENCE],
+            redirect_uris=[REDIRECT], grant_types=["authorization_code"], now=time.time(),
+        )  # fmt: skip
+        person = accounts.add_user(db, "jane", secrets.token_urlsafe(16), now=time.time())
+        stored = {k: v for k, v in PERSON.items() if k != "preferred_username"}  # = username
+        accounts.update_claims(db, "jane", stored, now=time.time())
+        params = {
+            "response_type": ["code"],
+            "client_id": [created.record.client_id],
+            "redirect_uri": [REDIRECT],
+            "scope": ["openid profile email"],
+            "code_challenge": [challenge],
+            "code_challenge_method": ["S256"],
+            "nonce": [NONCE],
+        }
+        now = time.time()
+        with db.write() as conn:
+            request = validate(conn, params, settings)
+            code = issue_code(
+                conn, request, user_id=person.user_id, auth_time=now, settings=settings, now=now
+            )
+    finally:
+        db.dispose()
+    return created.record.client_id, created.secret or "", code, person.username
+
+
+def _redeem(token_url: str, client_id: str, secret: str, code: str, verifier: str) -> str:
+    """The access token for ``code`` (the RP's code exchange, once)."""
+    response = httpx.post(
+        token_url,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(client_id, secret),
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bench_tessera_endpoint(
+    wrk: str, grant: str, backend: str, workers: int, args: argparse.Namespace
+) -> Result | None:
+    """``tessera serve`` with open registration; UserInfo with a code-flow access token."""
+    folder = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    pg_name = None
+    if backend == "postgresql":
+        pg_name = _pg_database()
+        if pg_name is None:
+            return None
+        url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+    else:
+        url = str(folder / "tessera.db")
+    verifier, challenge = _pkce()
+    client_id, secret, code, _ = seed_tessera_userinfo(url, challenge)
+    port = free_port()
+    kek = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    env = {
+        **os.environ,
+        "TESSERA_KEK": kek,
+        "TESSERA_REGISTRATION": "true",
+        "TESSERA_REGISTRATION_MAX_CLIENTS": "100000000",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tessera.server", "serve", "--database", url,
+            "--port", str(port), "--workers", str(workers),
+        ],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", proc)
+        meta = httpx.get(base + "/.well-known/openid-configuration").json()
+        endpoint = meta["userinfo_endpoint" if grant == "userinfo" else "registration_endpoint"]
+        access_token = _redeem(meta["token_endpoint"], client_id, secret, code, verifier)
+        subject = str(tessera.decode_unverified(access_token)[1]["sub"])
+        check_endpoint(grant, endpoint, access_token, subject)
+        measured = run_wrk_endpoint(
+            wrk, endpoint, grant, access_token,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+        if pg_name:
+            _drop_pg(pg_name)
+        shutil.rmtree(folder, ignore_errors=True)
+    return Result("tessera", backend, workers, *measured)
+
+
+def bench_node_endpoint(wrk: str, grant: str, args: argparse.Namespace) -> Result:
+    """node-oidc-provider (bench/node-oidc-provider/endpoints.mjs), one process."""
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="node-endpoint-"))
+    token_file = folder / "token.txt"
+    proc = subprocess.Popen(
+        ["node", "endpoints.mjs"],
+        cwd=NODE_DIR,
+        env={
+            **os.environ,
+            "PORT": str(port),
+            "CLIENT_SECRET": secrets.token_urlsafe(32),
+            "REDIRECT_URI": REDIRECT,
+            "PERSON_CLAIMS": json.dumps(PERSON),
+            "TOKEN_FILE": str(token_file),
+            "NODE_ENV": "production",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/.well-known/openid-configuration", proc)
+        meta = httpx.get(base + "/.well-known/openid-configuration").json()
+        endpoint = meta["userinfo_endpoint" if grant == "userinfo" else "registration_endpoint"]
+        access_token = token_file.read_text().strip()
+        check_endpoint(grant, endpoint, access_token, "person-1")
+        measured = run_wrk_endpoint(
+            wrk, endpoint, grant, access_token,
+            duration=args.duration, connections=args.connections,
+        )  # fmt: skip
+    finally:
+        stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+    return Result("node-oidc-provider", "memory", 1, *measured)
+
+
+def endpoint_table(grant: str, results: list[Result], args: argparse.Namespace) -> str:
+    """One table for UserInfo or registration, with Tessera's rows against node's."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    what = (
+        "GET /userinfo, Bearer access token for openid profile email (7 claims + sub)"
+        if grant == "userinfo"
+        else "POST /register (RFC 7591, open registration), a public web client's metadata"
+    )
+    lines = [
+        f"{what}, wrk -t2 -c{args.connections} -d{args.duration}s, load average {load}",
+        "",
+        f"{'server':<20} {'storage':<11} {'workers':>7} {'requests/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7}",
+    ]
+    for r in results:
+        lines.append(
+            f"{r.target:<20} {r.backend:<11} {r.workers:>7} {r.tokens_per_s:>10,.0f} "
+            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx + r.socket_errors:>7}"
+        )
+    node = next((r for r in results if r.target != "tessera"), None)
+    if node and node.tokens_per_s:
+        ratios = [
+            f"{r.backend} {r.workers}: {r.tokens_per_s / node.tokens_per_s:.2f}x"
+            for r in results
+            if r.target == "tessera"
+        ]
+        lines.append("tessera / node-oidc-provider: " + ", ".join(ratios))
+    return "\n".join(lines)
+
+
+def run_endpoints(
+    wrk: str, grants: list[str], wanted: set[str], node: bool, args: argparse.Namespace
+) -> dict[str, list[Result]]:
+    """Every target for each of ``grants`` (userinfo, register), Tessera first, then node."""
+    found: dict[str, list[Result]] = {}
+    for grant in grants:
+        found[grant] = []
+        for backend, workers in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):
+            if f"tessera-{backend}" not in wanted:
+                continue
+            print(f"{grant}: tessera {backend} {workers} worker(s)...", flush=True)
+            result = bench_tessera_endpoint(wrk, grant, backend, workers, args)
+            if result:
+                found[grant].append(result)
+        if node:
+            print(f"{grant}: node-oidc-provider 1 process...", flush=True)
+            found[grant].append(bench_node_endpoint(wrk, grant, args))
+    return found
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -576,6 +860,19 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def main_endpoints(wrk: str, wanted: set[str], node: bool, args: argparse.Namespace) -> int:
+    """``--grant userinfo|register|endpoints``: those tables only (and their JSON)."""
+    grants = list(ENDPOINT_GRANTS) if args.grant == "endpoints" else [args.grant]
+    found = run_endpoints(wrk, grants, wanted, node, args)
+    for grant, results in found.items():
+        print()
+        print(endpoint_table(grant, results, args))
+    if args.json:
+        document = {grant: [asdict(r) for r in results] for grant, results in found.items()}
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
@@ -588,9 +885,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--grant",
-        choices=["client_credentials", "authorization_code", "both"],
+        choices=["client_credentials", "authorization_code", "both", *ENDPOINT_GRANTS, "endpoints"],
         default="both",
-        help="which table: client_credentials, the OpenID code exchange, or both (default)",
+        help="which table: client_credentials, the OpenID code exchange, or both (default); "
+        "userinfo (GET /userinfo), register (POST /register) or endpoints (those two)",
     )
     parser.add_argument(
         "--max-code-rate",
@@ -605,6 +903,8 @@ def main() -> int:
     results: list[Result] = []
     code_results: list[Result] = []
     node = "node" in wanted and ensure_node()
+    if args.grant in (*ENDPOINT_GRANTS, "endpoints"):
+        return main_endpoints(wrk, wanted, node, args)
     if args.grant in ("authorization_code", "both"):
         for backend, workers in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):
             if f"tessera-{backend}" not in wanted:
