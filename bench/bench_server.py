@@ -12,6 +12,10 @@ codes (each with its own grant, as consent leaves them) made before the run, and
 threads walk through them. node-oidc-provider runs one process for it (its storage is
 in-process memory, which cluster workers would not share).
 
+``--grant userinfo``, ``register`` or ``endpoints`` (both) time instead ``GET /userinfo`` with
+a bearer access token for openid profile email, and ``POST /register`` (RFC 7591, open
+registration), against node-oidc-provider's (``endpoints.mjs``, one process).
+
     python bench/bench_server.py                    # the full table (about 2 minutes)
     python bench/bench_server.py --duration 5 --only tessera-postgresql
 
@@ -387,7 +391,7 @@ def check_code(
 
 
 def _code_count(args: argparse.Namespace) -> int:
-    return 1001 + args.duration * args.max_code_rate
+    return int(1001 + args.duration * args.max_code_rate)
 
 
 def seed_tessera_codes(url: str, count: int, challenge: str) -> tuple[str, str, list[str]]:
