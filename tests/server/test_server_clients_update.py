@@ -206,6 +206,28 @@ def test_help_names_the_grants_the_server_has() -> None:
 # -- tessera.db ------------------------------------------------------------------------------
 
 
+def test_an_existing_database_readable_by_others_is_named_in_a_warning(tmp_path: Path) -> None:
+    ok(cli("clients", "list", "--database", "tessera.db", cwd=tmp_path))
+    file = tmp_path / "tessera.db"
+    quiet = cli("clients", "list", "--database", "tessera.db", cwd=tmp_path)
+    assert "warning" not in quiet.stderr, quiet.stderr
+    file.chmod(0o644)  # made by an older Tessera, before new databases were 0600
+    warned = cli("clients", "list", "--database", "tessera.db", cwd=tmp_path)
+    ok(warned)
+    assert "tessera.db is readable by others (mode 644)" in warned.stderr, warned.stderr
+    assert "chmod 600" in warned.stderr
+    assert stat.S_IMODE(file.stat().st_mode) == 0o644  # the owner's choice is left alone
+    server = ServeProcess("tessera.db", {"TESSERA_KEK": ""}, tmp_path, "--log-format", "json")
+    try:
+        server.wait_ready()
+        logged = [json.loads(line) for line in server.output if "readable by others" in line]
+        assert [line["level"] for line in logged] == ["WARNING"], server.output
+    finally:
+        server.stop()
+    file.chmod(0o600)
+    assert "warning" not in cli("clients", "list", "--database", "tessera.db", cwd=tmp_path).stderr
+
+
 def test_a_new_sqlite_database_is_created_0600(tmp_path: Path) -> None:
     result = cli("clients", "list", "--database", "tessera.db", cwd=tmp_path)
     ok(result)

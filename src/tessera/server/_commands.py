@@ -23,28 +23,50 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(args.config, database=args.database, **extra)
 
 
-def _private_sqlite_file(url: str) -> None:
+def _private_sqlite_file(url: str) -> str | None:
     """Create a new SQLite database file with mode 0600, like the key-encryption key: it holds
     the hashes of secrets, refresh tokens and passwords and the people's claims. SQLite gives
-    its -wal and -shm files the database file's mode."""
+    its -wal and -shm files the database file's mode. An existing file that group or others
+    may read (one made before 0600 was the default) is left as it is, with a warning that says
+    how to fix it: its mode may be the owner's deliberate choice."""
     import os
+    import stat
 
     from sqlalchemy.engine import make_url
 
     if not url.startswith("sqlite"):
-        return
+        return None
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:"):
-        return
+        return None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError:  # it exists (its mode is the owner's choice), or SQLite will say why not
-        return
+    except FileExistsError:
+        mode = os.stat(path).st_mode
+        if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            return _OPEN_DATABASE_WARNING.format(path=path, mode=stat.S_IMODE(mode))
+        return None
+    except OSError:  # SQLite will say why it cannot open it
+        return None
     os.close(fd)
+    return None
 
 
-def _database(settings: Settings) -> Database:
-    _private_sqlite_file(settings.database)
+_OPEN_DATABASE_WARNING = """\
+tessera: warning: {path} is readable by others (mode {mode:o}); it holds the hashes of client
+secrets, refresh tokens and passwords and the people's claims: run chmod 600 {path}
+"""
+
+
+def _database(settings: Settings, warn: Callable[[str], object] | None = None) -> Database:
+    """The migrated database; a warning about its file's mode goes to ``warn`` (stderr by
+    default; ``serve`` logs it, in its log format)."""
+    warning = _private_sqlite_file(settings.database)
+    if warning is not None:
+        if warn is None:
+            sys.stderr.write(f"tessera: warning: {warning}\n")
+        else:
+            warn(warning)
     db = Database(settings.database, pool_size=2)
     migrate.upgrade(db)
     return db
@@ -165,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
     cleanup: str | None = None
     log_config = logs.log_config(settings.log_format, access=settings.access_log)
     logging.config.dictConfig(log_config)
-    db = _database(settings)
+    db = _database(settings, logging.getLogger("tessera.server").warning)
     try:
         kek = _kek(settings, db)
     except ServerConfigError:
