@@ -20,8 +20,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(f"the Flask integration needs: {install_hint('flask')}") from exc
 
+from tessera.oidc.web import MAX_LOGOUT_BODY, User, WebReply
 from tessera.oidc.web import SignIn as _SyncSignIn
-from tessera.oidc.web import User, WebReply
 
 __all__ = ["SignIn", "User", "response"]
 
@@ -31,7 +31,7 @@ R = TypeVar("R")
 
 def response(reply: WebReply) -> Response:
     """The Flask response for a :class:`WebReply` (redirect or short text, cookies)."""
-    result = Response(reply.body, reply.status, mimetype="text/plain")
+    result = Response(reply.body, reply.status, mimetype=reply.media_type)
     if reply.location is not None:
         result.headers["Location"] = reply.location
     result.headers["Cache-Control"] = "no-store"
@@ -58,7 +58,8 @@ class SignIn(_SyncSignIn):
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Add GET login, GET callback (the ``redirect_uri`` path), GET/POST logout."""
+        """Add GET login, GET callback (the ``redirect_uri`` path), GET/POST logout, and POST
+        back-channel logout when ``backchannel_logout_path`` is set."""
         app.add_url_rule(
             self.login_path,
             "tessera_oidc_login",
@@ -77,6 +78,17 @@ class SignIn(_SyncSignIn):
             lambda: response(self.logout(request.cookies)),
             methods=["GET", "POST"],
         )
+        if self.backchannel_logout_path is not None:
+            app.add_url_rule(
+                self.backchannel_logout_path,
+                "tessera_oidc_backchannel_logout",
+                lambda: response(
+                    self.backchannel_logout(
+                        request.content_type, request.stream.read(MAX_LOGOUT_BODY + 1)
+                    )
+                ),
+                methods=["POST"],
+            )
 
     def current_user(self) -> User | None:
         """The signed-in user of the current request, or None."""

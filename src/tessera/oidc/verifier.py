@@ -265,6 +265,16 @@ class IDTokenVerifier:
         """The signature algorithms accepted."""
         return self._algorithms
 
+    @property
+    def logout_max_age(self) -> float:
+        """Seconds a logout token is accepted after its ``iat``."""
+        return self._logout_max_age
+
+    @property
+    def leeway(self) -> float:
+        """Clock skew tolerated on time claims, in seconds."""
+        return self._leeway
+
     # -- key lookup ---------------------------------------------------------------------------
 
     def _kid(self, token: str) -> tuple[str | None, dict[str, Any]]:

@@ -13,6 +13,13 @@ session cookie on plain http. Browsers keep cookies per host, not per port, so a
 ``127.0.0.1:3000`` and the provider on ``127.0.0.1:8000`` using one name would overwrite each
 other's session. Two apps on one host need two names.
 
+With ``backchannel_logout_path``, the helpers also receive the provider's back-channel
+logout tokens (OpenID Back-Channel Logout 1.0): a verified token is answered 200 and ends, by
+its ``sid`` (else its ``sub``), the sessions started before it, through a
+:class:`~tessera.oidc.logouts.LogoutStore` the session check consults (a cookie cannot be
+deleted from the server). The default store is per process: give apps running several
+processes a shared one.
+
 Framework glue: :mod:`tessera.oidc.starlette`, :mod:`tessera.oidc.fastapi`,
 :mod:`tessera.oidc.flask`.
 """
@@ -20,6 +27,7 @@ Framework glue: :mod:`tessera.oidc.starlette`, :mod:`tessera.oidc.fastapi`,
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import time
@@ -27,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from tessera.errors import ConfigurationError, InvalidToken, TesseraError
 from tessera.oidc._cookies import MAX_COOKIE, CookieSealer
@@ -40,11 +48,15 @@ from tessera.oidc.errors import (
     UserInfoError,
 )
 from tessera.oidc.flow import AuthorizationRequest, Tokens
+from tessera.oidc.logouts import LogoutStore, MemoryLogoutStore
+from tessera.oidc.tokens import LogoutToken
+from tessera.oidc.verifier import IDTokenVerifier
 from tessera.resource.discovery import DiscoveryError
 from tessera.resource.errors import KeysUnavailableError
 
 __all__ = [
     "DEFAULT_COOKIE_NAME",
+    "MAX_LOGOUT_BODY",
     "AsyncSignIn",
     "Cookie",
     "SignIn",
@@ -57,6 +69,9 @@ _LOGIN_PURPOSE = "login"
 _SESSION_PURPOSE = "session"
 _LOGIN_LIFETIME = 600
 _MAX_RETURN_TO = 1024
+MAX_LOGOUT_BODY = 16384
+"""Largest back-channel logout request body read (a form holding one logout token)."""
+_FORM = "application/x-www-form-urlencoded"
 
 
 def safe_return_to(value: object, default: str = "/") -> str:
@@ -109,12 +124,51 @@ class Cookie:
 
 @dataclass(frozen=True, slots=True)
 class WebReply:
-    """What to answer: a redirect (``location``) or a short text page, plus cookies."""
+    """What to answer: a redirect (``location``) or a short text page (or JSON, as
+    ``media_type`` says), plus cookies."""
 
     status: int
     location: str | None = None
     cookies: tuple[Cookie, ...] = ()
     body: str = ""
+    media_type: str = "text/plain"
+
+
+class _BadLogoutRequest(Exception):
+    """A back-channel logout request that is no form with one logout_token."""
+
+
+def _logout_token_of(content_type: str | None, body: bytes) -> str:
+    """The ``logout_token`` of a back-channel logout POST (sec. 2.5).
+
+    Raises:
+        _BadLogoutRequest: another media type, too large, not a form, not one token.
+    """
+    if (content_type or "").split(";")[0].strip().lower() != _FORM:
+        raise _BadLogoutRequest(f"send the logout_token as {_FORM}")
+    if len(body) > MAX_LOGOUT_BODY:
+        raise _BadLogoutRequest("the request body is too large")
+    try:
+        fields = parse_qsl(
+            body.decode("ascii"), keep_blank_values=True, strict_parsing=True, max_num_fields=16
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise _BadLogoutRequest("the request body is not a form") from None
+    tokens = [value for name, value in fields if name == "logout_token"]
+    if len(tokens) != 1 or not tokens[0]:
+        raise _BadLogoutRequest("send exactly one logout_token")
+    return tokens[0]
+
+
+def _logout_failure(exc: TesseraError) -> str:
+    """A fixed description of why a logout token was not taken (never the token)."""
+    if isinstance(exc, KeysUnavailableError):
+        return "the provider's keys cannot be had to check the logout token"
+    if isinstance(exc, DiscoveryError):
+        return "the provider's configuration cannot be had"
+    if isinstance(exc, InvalidToken):
+        return f"the logout token was refused ({exc.code})"
+    return "the logout token was refused"
 
 
 def _failure(exc: Exception) -> tuple[int, str]:
@@ -156,6 +210,8 @@ class _Core:
         logout_path: str,
         secure: bool | None,
         clock: Callable[[], float],
+        backchannel_logout_path: str | None = None,
+        logout_store: LogoutStore | None = None,
     ) -> None:
         if not isinstance(redirect_uri, str) or not redirect_uri.startswith(
             ("https://", "http://")
@@ -170,6 +226,20 @@ class _Core:
         for path in (login_path, logout_path):
             if safe_return_to(path, "") != path:
                 raise ConfigurationError("login_path and logout_path must be local paths")
+        if backchannel_logout_path is not None and (
+            safe_return_to(backchannel_logout_path, "") != backchannel_logout_path
+            or "?" in backchannel_logout_path
+            or backchannel_logout_path in (login_path, logout_path)
+        ):
+            raise ConfigurationError(
+                "backchannel_logout_path must be a local path of its own, without a query"
+            )
+        if logout_store is None and backchannel_logout_path is not None:
+            logout_store = MemoryLogoutStore()
+        if logout_store is not None and not isinstance(logout_store, LogoutStore):
+            raise ConfigurationError("logout_store must implement tessera.oidc.logouts.LogoutStore")
+        self.backchannel_logout_path = backchannel_logout_path
+        self.logout_store = logout_store
         self.issuer = issuer
         self.client_id = client_id
         self.redirect_uri = redirect_uri
@@ -215,6 +285,8 @@ class _Core:
         claims, userinfo = data.get("claims"), data.get("userinfo")
         if not isinstance(sub, str) or iss != self.issuer or not isinstance(claims, dict):
             return None
+        if self.logout_store is not None and self._ended(data, iss, sub, claims):
+            return None
         id_token = data.get("id_token")
         return User(
             sub=sub,
@@ -224,6 +296,48 @@ class _Core:
             expires_at=float(data["exp"]),
             id_token=id_token if isinstance(id_token, str) else None,
         )
+
+    def _ended(
+        self, data: Mapping[str, Any], iss: str, sub: str, claims: Mapping[str, Any]
+    ) -> bool:
+        """Whether a back-channel logout of the session's ``sid`` or ``sub`` came after (or
+        when) it started."""
+        store = self.logout_store
+        assert store is not None
+        started = data.get("at")
+        if isinstance(started, bool) or not isinstance(started, int | float):
+            started = float(data["exp"]) - self.session_lifetime  # a cookie from before "at"
+        now = self._clock()
+        for kind, value in (("sid", claims.get("sid")), ("sub", sub)):
+            if isinstance(value, str):
+                ended = store.logged_out_at(iss, kind, value, now)  # type: ignore[arg-type]
+                if ended is not None and started <= ended:
+                    return True
+        return False
+
+    def _logout_refused(self, description: str) -> WebReply:
+        """Back-Channel Logout 1.0 sec. 2.8: 400 with an OAuth-style error body."""
+        body = json.dumps({"error": "invalid_request", "error_description": description})
+        return WebReply(400, body=body, media_type="application/json")
+
+    def _take_logout(self, token: LogoutToken, verifier: IDTokenVerifier) -> WebReply:
+        """Record a verified logout token: refuse a replayed ``jti``, then end the sessions of
+        its ``sid`` (only that one session) or, without one, of its ``sub`` (sec. 2.7)."""
+        store = self.logout_store
+        assert store is not None
+        if not isinstance(token.jti, str) or (token.sid is None and not isinstance(token.sub, str)):
+            return self._logout_refused("the logout token's jti or sub is not a string")
+        now = self._clock()
+        until = max(float(token.iat) + verifier.logout_max_age + verifier.leeway, now) + 1
+        if not store.first_use(token.iss, token.jti, until, now):
+            return self._logout_refused("this logout token was already used")
+        ends = now + self.session_lifetime + 1
+        if token.sid is not None:
+            store.record_logout(token.iss, "sid", token.sid, now, ends)
+        else:
+            assert token.sub is not None
+            store.record_logout(token.iss, "sub", token.sub, now, ends)
+        return WebReply(200)
 
     def _start(self, pending: AuthorizationRequest, query: Mapping[str, str]) -> WebReply:
         return_to = safe_return_to(query.get("return_to"))
@@ -257,6 +371,7 @@ class _Core:
             "claims": claims,
             "userinfo": dict(userinfo),
             "id_token": id_token.token,
+            "at": now,
         }
         value = self._sealer.seal(_SESSION_PURPOSE, payload, expires)
         # Too big for a cookie: give up the logout hint, then UserInfo, then optional claims.
@@ -314,6 +429,8 @@ class AsyncSignIn(_Core):
         secure: bool | None = None,
         relying_party: AsyncRelyingParty | None = None,
         clock: Callable[[], float] = time.time,
+        backchannel_logout_path: str | None = None,
+        logout_store: LogoutStore | None = None,
     ) -> None:
         super().__init__(
             issuer=issuer,
@@ -330,6 +447,8 @@ class AsyncSignIn(_Core):
             logout_path=logout_path,
             secure=secure,
             clock=clock,
+            backchannel_logout_path=backchannel_logout_path,
+            logout_store=logout_store,
         )
         self._rp = relying_party
         self._lock: asyncio.Lock | None = None
@@ -378,6 +497,21 @@ class AsyncSignIn(_Core):
             rp = None
         return self._logout(rp, self.session_user(cookies))
 
+    async def backchannel_logout(self, content_type: str | None, body: bytes) -> WebReply:
+        """Take a back-channel logout request (the POSTed form): 200 once the logout token is
+        verified and recorded, else 400 ``invalid_request``."""
+        if self.logout_store is None:
+            return self._logout_refused("back-channel logout is not configured")
+        try:
+            token = _logout_token_of(content_type, body)
+            rp = await self.relying_party()
+            logout = await rp.verifier.averify_logout_token(token)
+        except _BadLogoutRequest as exc:
+            return self._logout_refused(str(exc))
+        except TesseraError as exc:
+            return self._logout_refused(_logout_failure(exc))
+        return self._take_logout(logout, rp.verifier)
+
     async def aclose(self) -> None:
         """Close the relying party's connections."""
         if self._rp is not None:
@@ -409,6 +543,8 @@ class SignIn(_Core):
         secure: bool | None = None,
         relying_party: RelyingParty | None = None,
         clock: Callable[[], float] = time.time,
+        backchannel_logout_path: str | None = None,
+        logout_store: LogoutStore | None = None,
     ) -> None:
         super().__init__(
             issuer=issuer,
@@ -425,6 +561,8 @@ class SignIn(_Core):
             logout_path=logout_path,
             secure=secure,
             clock=clock,
+            backchannel_logout_path=backchannel_logout_path,
+            logout_store=logout_store,
         )
         self._rp = relying_party
         self._lock = threading.Lock()
@@ -468,6 +606,21 @@ class SignIn(_Core):
         except TesseraError:
             rp = None
         return self._logout(rp, self.session_user(cookies))
+
+    def backchannel_logout(self, content_type: str | None, body: bytes) -> WebReply:
+        """Take a back-channel logout request (the POSTed form): 200 once the logout token is
+        verified and recorded, else 400 ``invalid_request``."""
+        if self.logout_store is None:
+            return self._logout_refused("back-channel logout is not configured")
+        try:
+            token = _logout_token_of(content_type, body)
+            rp = self.relying_party()
+            logout = rp.verifier.verify_logout_token(token)
+        except _BadLogoutRequest as exc:
+            return self._logout_refused(str(exc))
+        except TesseraError as exc:
+            return self._logout_refused(_logout_failure(exc))
+        return self._take_logout(logout, rp.verifier)
 
     def close(self) -> None:
         """Close the relying party's connections."""
