@@ -3,16 +3,18 @@
 with that ``backchannel_logout_uri``. Signing out (RP-initiated) makes the server POST a
 logout token to the app, after which a kept copy of the session cookie is refused; a session
 of the same person from another browser (another sid) stays; signing in again works. Both
-backends."""
+backends; and once against ``tessera serve`` in its own process, set up with the CLI."""
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI
-from serverhelp import RunningServer, bound_socket
+from serverhelp import RunningServer, ServeProcess, User, bound_socket, cli
 from test_server_oidc_tessera_rp import person, serving, sign_in_at_tessera
 
 from tessera.oidc.fastapi import SignIn
@@ -22,7 +24,7 @@ from tessera.server.storage import oidc_clients
 from tessera.server.storage.oidc_clients import OidcClient
 
 
-def sign_in_to_app(browser: httpx.Client, server: RunningServer, base: str, user: Any) -> str:
+def sign_in_to_app(browser: httpx.Client, server: Any, base: str, user: Any) -> str:
     """Sign in to the app through Tessera; the app's session cookie value."""
     login = browser.get(base + "/auth/login")
     assert login.status_code == 303, login.text
@@ -32,6 +34,28 @@ def sign_in_to_app(browser: httpx.Client, server: RunningServer, base: str, user
     value = browser.cookies.get("tessera_rp_session", domain="127.0.0.1")
     assert value
     return str(value)
+
+
+def rp_app(issuer: str, client_id: str, secret: str, base: str, store: Any) -> FastAPI:
+    """The relying party: SignIn with the back-channel route, and a page for signed-in people."""
+    sign_in = SignIn(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uri=base + "/auth/callback",
+        post_logout_redirect_uri=base + "/",
+        secret_key=secrets.token_urlsafe(32),
+        backchannel_logout_path="/auth/backchannel-logout",
+        logout_store=store,
+    )
+    app = FastAPI()
+    sign_in.install(app)
+
+    @app.get("/")
+    async def home(signed_in: SignedIn = Depends(sign_in.user)) -> dict[str, Any]:  # noqa: B008
+        return {"sub": signed_in.sub, "sid": signed_in.claims.get("sid")}
+
+    return app
 
 
 def test_a_back_channel_logout_from_tessera_ends_the_apps_session(
@@ -52,24 +76,9 @@ def test_a_back_channel_logout_from_tessera_ends_the_apps_session(
                 backchannel_logout_uri=base + "/auth/backchannel-logout",
             ),
         )
+    assert client.secret is not None
     store = MemoryLogoutStore()
-    sign_in = SignIn(
-        issuer=server.url,
-        client_id=client.client_id,
-        client_secret=client.secret,
-        redirect_uri=base + "/auth/callback",
-        post_logout_redirect_uri=base + "/",
-        secret_key=secrets.token_urlsafe(32),
-        backchannel_logout_path="/auth/backchannel-logout",
-        logout_store=store,
-    )
-    app = FastAPI()
-    sign_in.install(app)
-
-    @app.get("/")
-    async def home(signed_in: SignedIn = Depends(sign_in.user)) -> dict[str, Any]:  # noqa: B008
-        return {"sub": signed_in.sub, "sid": signed_in.claims.get("sid")}
-
+    app = rp_app(server.url, client.client_id, client.secret, base, store)
     with (
         serving(app, sock),
         httpx.Client(timeout=10, follow_redirects=False) as first,
@@ -105,3 +114,45 @@ def test_a_back_channel_logout_from_tessera_ends_the_apps_session(
         again = first.get(base + "/")
         assert again.status_code == 200, again.text
         assert again.json()["sid"] != mine["sid"]
+
+
+def test_tessera_serve_set_up_by_the_cli_logs_the_app_out(tmp_path: Path) -> None:
+    serve = ServeProcess("tessera.db", {"TESSERA_KEK": ""}, tmp_path)
+    sock = bound_socket()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        serve.wait_ready()
+        added = cli(
+            "clients", "add", "bc-app", "--scope", "openid profile email",
+            "--redirect-uri", base + "/auth/callback",
+            "--post-logout-redirect-uri", base + "/",
+            "--backchannel-logout-uri", base + "/auth/backchannel-logout",
+            "--json", "--database", "tessera.db", cwd=tmp_path,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        view = json.loads(added.stdout)
+        assert view["openid"]["backchannel_logout_uri"] == base + "/auth/backchannel-logout"
+        password = "correct horse battery staple"
+        made = cli(
+            "users", "add", "ada", "--password-stdin", "--database", "tessera.db",
+            cwd=tmp_path, stdin=password + "\n",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        user = User("ada", password, "")
+        store = MemoryLogoutStore()
+        app = rp_app(serve.url, view["client_id"], view["client_secret"], base, store)
+        with (
+            serving(app, sock),
+            httpx.Client(timeout=10, follow_redirects=False) as browser,
+            httpx.Client(timeout=10, follow_redirects=False) as copy,
+        ):
+            kept = sign_in_to_app(browser, serve, base, user)
+            copy.cookies.set("tessera_rp_session", kept, domain="127.0.0.1")
+            assert copy.get(base + "/").status_code == 200
+            out = browser.get(base + "/auth/logout")
+            ended = browser.get(out.headers["location"])
+            assert ended.status_code == 303, ended.text
+            assert len(store) == 1
+            assert copy.get(base + "/").status_code == 303  # refused: logged out at Tessera
+    finally:
+        serve.stop()

@@ -48,7 +48,7 @@ from tessera.oidc.errors import (
     UserInfoError,
 )
 from tessera.oidc.flow import AuthorizationRequest, Tokens
-from tessera.oidc.logouts import LogoutStore, MemoryLogoutStore
+from tessera.oidc.logouts import LogoutStore, MemoryLogoutStore, SessionKind
 from tessera.oidc.tokens import LogoutToken
 from tessera.oidc.verifier import IDTokenVerifier
 from tessera.resource.discovery import DiscoveryError
@@ -308,9 +308,10 @@ class _Core:
         if isinstance(started, bool) or not isinstance(started, int | float):
             started = float(data["exp"]) - self.session_lifetime  # a cookie from before "at"
         now = self._clock()
-        for kind, value in (("sid", claims.get("sid")), ("sub", sub)):
+        named: tuple[tuple[SessionKind, object], ...] = (("sid", claims.get("sid")), ("sub", sub))
+        for kind, value in named:
             if isinstance(value, str):
-                ended = store.logged_out_at(iss, kind, value, now)  # type: ignore[arg-type]
+                ended = store.logged_out_at(iss, kind, value, now)
                 if ended is not None and started <= ended:
                     return True
         return False
