@@ -69,7 +69,10 @@ class Databases:
 
     def new(self, backend: str) -> str:
         if backend == "sqlite":
-            return f"sqlite:///{self.folder / f'tessera-{secrets.token_hex(4)}.db'}"
+            # 0600 like the file tessera creates: the commands warn about one others can read
+            path = self.folder / f"tessera-{secrets.token_hex(4)}.db"
+            path.touch(mode=0o600)
+            return f"sqlite:///{path}"
         if self._pg_checked is False:
             self._pg_checked = postgres_unavailable()
         if isinstance(self._pg_checked, str):

@@ -214,6 +214,7 @@ def test_an_existing_database_readable_by_others_is_named_in_a_warning(tmp_path:
     file.chmod(0o644)  # made by an older Tessera, before new databases were 0600
     warned = cli("clients", "list", "--database", "tessera.db", cwd=tmp_path)
     ok(warned)
+    assert warned.stderr.count("tessera: warning: ") == 1, warned.stderr
     assert "tessera.db is readable by others (mode 644)" in warned.stderr, warned.stderr
     assert "chmod 600" in warned.stderr
     assert stat.S_IMODE(file.stat().st_mode) == 0o644  # the owner's choice is left alone

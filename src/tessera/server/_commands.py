@@ -52,10 +52,10 @@ def _private_sqlite_file(url: str) -> str | None:
     return None
 
 
-_OPEN_DATABASE_WARNING = """\
-tessera: warning: {path} is readable by others (mode {mode:o}); it holds the hashes of client
-secrets, refresh tokens and passwords and the people's claims: run chmod 600 {path}
-"""
+_OPEN_DATABASE_WARNING = (
+    "{path} is readable by others (mode {mode:o}); it holds the hashes of client secrets, "
+    "refresh tokens and passwords and the people's claims: run chmod 600 {path}"
+)
 
 
 def _database(settings: Settings, warn: Callable[[str], object] | None = None) -> Database:
